@@ -1,0 +1,1 @@
+"""Torch modules and objectives. Nothing here imports Ray, pipelines or training."""

@@ -1,0 +1,1 @@
+"""Ray Data building blocks: readers of real formats, windowing, shards, manifest, quarantine."""
