@@ -1,0 +1,135 @@
+"""MBSL's inter-group contrastive loss over a global negative pool.
+
+MBSL (Guo, Xu, Wu, Wang, "Multi-Scale and Multi-Modal Contrastive Learning Network for
+Biomedical Time Series") encodes each channel group separately and pulls together the
+embeddings of the same window in different groups while pushing apart other windows. For G
+groups this module averages the symmetric InfoNCE (CLIP eq., see :mod:`.info_nce`) over the
+G(G-1)/2 unordered pairs::
+
+    L = 1 / |P| * sum_{(a, b) in P} 1/2 [ CE(z_a z_b^T / tau, y) + CE(z_b z_a^T / tau, y) ]
+
+Hyper-parameters (defaults):
+    temperature = 0.1: tau (MBSL's contrastive temperature; our choice where unspecified).
+    learn_temperature = False: learn ``log(1 / tau)`` like CLIP's logit scale, clamped so that
+        ``1 / tau <= 100`` (CLIP, Sec. 2.5).
+    gather_with_grad = True: negatives are every window of the GLOBAL batch of all workers,
+        gathered with gradient (see :mod:`models.distributed` for why this is exact).
+    local_loss = True: this rank's rows against global columns (b x N logits instead of N x N).
+
+A later issue adds tiled and queued variants behind the same ``forward(group_embeddings)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import Tensor, nn
+
+from models.distributed import gather_no_grad, gather_with_grad, get_rank, is_distributed
+from models.losses.info_nce import local_global_info_nce
+
+MAX_LOGIT_SCALE = 100.0  # CLIP clamps 1/tau at 100
+
+
+class MultiGroupContrastiveLoss(nn.Module):
+    """Symmetric InfoNCE averaged over every unordered pair of channel groups.
+
+    Args:
+        temperature: initial (or fixed) tau.
+        learn_temperature: make ``log(1 / tau)`` a parameter (clamped at ``1 / tau <= 100``).
+        gather_with_grad: gather features of all ranks with gradient (exact full-batch
+            gradient under DDP). False gathers without gradient and re-inserts the local
+            slice (cheaper; other ranks' loss terms on our features are dropped).
+        local_loss: local rows vs global columns. False computes the full N x N loss on every
+            rank (same gradient under DDP, W times the compute).
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        learn_temperature: bool = False,
+        gather_with_grad: bool = True,
+        local_loss: bool = True,
+    ) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        log_scale = torch.tensor(math.log(1.0 / temperature))
+        if learn_temperature:
+            self.log_logit_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_logit_scale", log_scale)
+        self.learn_temperature = learn_temperature
+        self.gather_with_grad = gather_with_grad
+        self.local_loss = local_loss
+
+    def temperature(self) -> Tensor:
+        """Current tau as a 0-d tensor (differentiable when learned)."""
+        scale = self.log_logit_scale.float().exp().clamp(max=MAX_LOGIT_SCALE)
+        return 1.0 / scale
+
+    def _gather(self, x: Tensor) -> Tensor:
+        """[b, ...] -> [W*b, ...] (identity when not distributed)."""
+        if not is_distributed():
+            return x
+        if self.gather_with_grad:
+            return gather_with_grad(x)
+        gathered = gather_no_grad(x)
+        b, start = x.shape[0], get_rank() * x.shape[0]
+        return torch.cat([gathered[:start], x, gathered[start + b :]], dim=0)
+
+    def forward(self, group_embeddings: Tensor, valid: Tensor | None = None) -> dict[str, Tensor]:
+        """Loss of one step.
+
+        Args:
+            group_embeddings: [G, b, E] this rank's embeddings, one row per group (G >= 2).
+            valid: optional bool [G, b]: False where the window lacks the whole group (e.g. no
+                SpO2 channel in the record); such windows add no positive pair and no negative
+                for the pairs involving that group.
+
+        Returns:
+            ``loss`` (scalar, mean over pairs that have a valid window anywhere in the global
+            batch), ``loss_g{a}_g{b}`` per pair (detached), ``temperature`` (detached).
+        """
+        if group_embeddings.dim() != 3:
+            raise ValueError(
+                f"group_embeddings must be [G, B, E], got {tuple(group_embeddings.shape)}"
+            )
+        n_groups, b, _ = group_embeddings.shape
+        if n_groups < 2:
+            raise ValueError(
+                f"need >= 2 groups for an inter-group contrastive loss, got {n_groups}"
+            )
+        tau = self.temperature()
+        # One collective for all groups: batch first for the gather.
+        local = group_embeddings.transpose(0, 1)  # b x G x E
+        global_ = self._gather(local).transpose(0, 1)  # G x N x E
+        rows = global_ if not self.local_loss else group_embeddings
+        offset = 0 if not self.local_loss else get_rank() * b
+        global_valid = None if valid is None else gather_no_grad(valid.to(torch.bool).T).T  # G x N
+        local_valid = None
+        if valid is not None:
+            local_valid = global_valid if not self.local_loss else valid.to(torch.bool)
+
+        out: dict[str, Tensor] = {}
+        terms = []
+        for a, c in itertools.combinations(range(n_groups), 2):
+            pair_local = pair_global = None
+            if valid is not None:
+                pair_global = global_valid[a] & global_valid[c]
+                pair_local = local_valid[a] & local_valid[c]
+                if not bool(pair_global.any()):
+                    continue  # no window has both groups anywhere: the pair does not count
+            term = local_global_info_nce(
+                rows[a], rows[c], global_[a], global_[c], offset, tau, pair_local, pair_global
+            )
+            out[f"loss_g{a}_g{c}"] = term.detach()
+            terms.append(term)
+        # "+ 0 * sum" keeps every group's encoder in the graph even when its pairs were skipped,
+        # so DDP (find_unused_parameters=False) sees the same parameters used on every rank.
+        touch_all = group_embeddings.float().sum() * 0.0
+        out["loss"] = (torch.stack(terms).mean() if terms else 0.0) + touch_all
+        out["temperature"] = tau.detach()
+        return out

@@ -1,0 +1,125 @@
+"""A real 2-process gloo group: gather_with_grad + local loss + DDP == full-batch gradient.
+
+Each rank holds half of a batch, embeds it with a tiny linear model wrapped in DDP (the loss,
+with a learned temperature, lives inside the wrapped module as in ``MBSLPretrainModel``), and
+back-propagates ``MultiGroupContrastiveLoss``. After DDP's gradient average every parameter
+gradient must equal the single-process gradient of the full-batch loss (float64, 1e-5).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from models.distributed import gather_with_grad, get_rank, get_world_size, is_distributed
+from models.losses import MultiGroupContrastiveLoss
+
+WORLD, BATCH, GROUPS, IN_DIM, EMBED = 2, 8, 3, 6, 4
+
+
+class TinyGroupModel(nn.Module):
+    """[B, G, IN_DIM] -> loss dict; one linear map per group plus the contrastive loss."""
+
+    def __init__(self, **loss_kwargs) -> None:
+        super().__init__()
+        self.maps = nn.ModuleList(nn.Linear(IN_DIM, EMBED) for _ in range(GROUPS))
+        self.loss = MultiGroupContrastiveLoss(
+            temperature=0.3, learn_temperature=True, **loss_kwargs
+        )
+
+    def forward(self, x, valid=None):
+        z = torch.stack([m(x[:, g]) for g, m in enumerate(self.maps)])  # G x B x E
+        return self.loss(z, valid=valid), z
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(BATCH, GROUPS, IN_DIM, generator=g, dtype=torch.float64)
+    valid = torch.ones(GROUPS, BATCH, dtype=torch.bool)
+    valid[2, [1, 6]] = False  # two windows lack group 2
+    return x, valid
+
+
+def _model(**loss_kwargs) -> TinyGroupModel:
+    torch.manual_seed(1)
+    return TinyGroupModel(**loss_kwargs).double()
+
+
+def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+
+
+CASES = {"local": (True, False), "valid": (True, True), "full": (False, False)}
+
+
+def _worker(rank: int, port: int, out_dir: str) -> None:
+    """One process group for every case (spawning costs seconds on a shared CPU)."""
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        assert is_distributed() and get_rank() == rank and get_world_size() == WORLD
+        x, valid = _data()
+        b = BATCH // WORLD
+        local_x = x[rank * b : (rank + 1) * b]
+        for case, (local_loss, use_valid) in CASES.items():
+            local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
+            model = nn.parallel.DistributedDataParallel(_model(local_loss=local_loss))
+            out, z_local = model(local_x, local_valid)
+            out["loss"].backward()
+            gathered = gather_with_grad(z_local.detach().transpose(0, 1)).transpose(0, 1)
+            losses: list = [None] * WORLD
+            dist.all_gather_object(losses, float(out["loss"].detach()))
+            torch.save(
+                {"grads": _grads(model.module), "gathered": gathered, "losses": losses},
+                os.path.join(out_dir, f"{case}_rank{rank}.pt"),
+            )
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("ddp")
+    mp.spawn(_worker, args=(_free_port(), str(out_dir)), nprocs=WORLD)
+    return out_dir
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_ddp_gradients_equal_single_process_full_batch(ddp_results, case):
+    _, use_valid = CASES[case]
+    x, valid = _data()
+    reference = _model()
+    out, z_full = reference(x, valid if use_valid else None)
+    out["loss"].backward()
+    expected = _grads(reference)
+    for rank in range(WORLD):
+        result = torch.load(ddp_results / f"{case}_rank{rank}.pt")
+        # The gathered negatives are the global batch, in rank order.
+        torch.testing.assert_close(result["gathered"], z_full.detach(), rtol=0, atol=1e-12)
+        # DDP-averaged gradients == full-batch gradients (temperature included).
+        assert result["grads"].keys() == expected.keys()
+        for name, grad in expected.items():
+            torch.testing.assert_close(result["grads"][name], grad, rtol=1e-5, atol=1e-7, msg=name)
+        # The mean of the ranks' losses is the full-batch loss.
+        mean_loss = sum(result["losses"]) / WORLD
+        assert mean_loss == pytest.approx(float(out["loss"].detach()), rel=1e-9)
+
+
+def test_gather_with_grad_is_identity_when_not_distributed():
+    x = torch.randn(3, 2)
+    assert gather_with_grad(x) is x
+    assert get_rank() == 0 and get_world_size() == 1 and not is_distributed()
