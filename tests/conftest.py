@@ -15,6 +15,10 @@ from training.ray_runtime import apply_local_ray_env  # noqa: E402
 
 apply_local_ray_env()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Ray workers unpickle test-defined tasks by module name: put the repo and tests/ on their path.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO_ROOT), str(REPO_ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+).rstrip(os.pathsep)
 
 
 @pytest.fixture(scope="session")

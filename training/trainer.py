@@ -1,0 +1,66 @@
+"""Driver side of a training run: build the ``TorchTrainer`` (Train V2) and run it.
+
+The same function trains every system: it takes a :class:`~training.task.TrainingTask`, the
+loop config and a Ray Dataset of training rows, sizes the run from flags
+(``ScalingConfig(num_workers, use_gpu)``), keeps checkpoints under a stable run name
+(``RunConfig(name, storage_path)``: resubmitting resumes) and retries failed workers
+(``FailureConfig(max_failures)``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import ray.data
+import ray.train
+from ray.train.torch import TorchTrainer
+
+from training.loop import train_fn_per_worker
+from training.loop_config import TrainLoopConfig
+from training.task import TrainingTask
+
+
+def absolute_storage_path(storage_path: str) -> str:
+    """Ray wants absolute local paths; URIs (s3://, gs://) pass through."""
+    if "://" in storage_path:
+        return storage_path
+    return os.path.abspath(os.path.expanduser(storage_path))
+
+
+def steps_per_epoch(train_rows: int, loop: TrainLoopConfig) -> int:
+    """Optimiser steps per epoch: rows are split equally, the last partial batch is dropped."""
+    return (train_rows // loop.num_workers) // loop.batch_size_per_worker
+
+
+def run_training(
+    task: TrainingTask,
+    loop: TrainLoopConfig,
+    train_dataset: ray.data.Dataset,
+    train_rows: int,
+) -> ray.train.Result:
+    """Train ``task`` on ``train_dataset`` with ``loop.num_workers`` Ray Train workers."""
+    loop = replace(loop, storage_path=absolute_storage_path(loop.storage_path))
+    loop = replace(loop, steps_per_epoch=steps_per_epoch(train_rows, loop))
+    if loop.steps_per_epoch < 1:
+        raise ValueError(
+            f"{train_rows} training rows give no full batch for {loop.num_workers} workers x "
+            f"{loop.batch_size_per_worker} rows; lower --batch-size or --num-workers"
+        )
+    trainer = TorchTrainer(
+        train_fn_per_worker,
+        train_loop_config={"task": task, "loop": loop.to_dict()},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=loop.num_workers,
+            use_gpu=loop.use_gpu,
+            resources_per_worker={"CPU": 1, **({"GPU": 1} if loop.use_gpu else {})},
+        ),
+        run_config=ray.train.RunConfig(
+            name=loop.run_name,
+            storage_path=loop.storage_path,
+            failure_config=ray.train.FailureConfig(max_failures=loop.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=loop.num_to_keep),
+        ),
+        datasets={"train": train_dataset.select_columns(list(task.columns))},
+    )
+    return trainer.fit()
