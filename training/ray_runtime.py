@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 LOOPBACK = "127.0.0.1"
+MIN_LOCAL_CPUS = 4
 
 # Set before ``import ray`` anywhere in the process: usage stats off, loopback-only node.
 LOCAL_RAY_ENV = {
@@ -29,6 +30,8 @@ def apply_local_ray_env() -> None:
 def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: bool = True) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``) if given, else start a loopback-only local Ray.
 
+    ``num_cpus`` is a lower bound for a local Ray (at least ``MIN_LOCAL_CPUS`` logical CPUs).
+
     Does nothing when Ray is already initialised in this process (e.g. inside ``ray job submit``
     the driver is started with ``RAY_ADDRESS`` set, and tests share one session).
     """
@@ -44,6 +47,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
     if address:
         ray.init(address=address, runtime_env=runtime_env, logging_level=log_level)
     else:
+        # Ray Train workers hold one CPU each; Ray Data needs CPUs of its own to stream the
+        # shards to them, or the run waits forever. Logical CPUs may exceed physical cores.
+        num_cpus = max(num_cpus or 0, os.cpu_count() or 1, MIN_LOCAL_CPUS)
         ray.init(
             num_cpus=num_cpus,
             _node_ip_address=LOOPBACK,

@@ -1,0 +1,146 @@
+"""``ray job submit`` of the MBSL job against a head on 127.0.0.1 with token auth on.
+
+The test starts its own head (``ray start --head --block`` in a new process group), submits
+``python jobs/train_mbsl.py`` on a tiny WFDB corpus, checks the job SUCCEEDED and printed its
+JSON result line, checks every socket the head listens on is bound to loopback, and then stops
+only the cluster it started (never ``ray stop``, which would end every Ray on the machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from training.ray_runtime import LOCAL_RAY_ENV
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_addresses_of(pids: set[int]) -> set[str]:
+    """Local addresses of TCP sockets in LISTEN state owned by ``pids`` (from /proc)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+    addresses = set()
+    for table, family in (("/proc/net/tcp", "v4"), ("/proc/net/tcp6", "v6")):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A = LISTEN
+                continue
+            host_hex = fields[1].split(":")[0]
+            if family == "v4":
+                host = socket.inet_ntoa(bytes.fromhex(host_hex)[::-1])
+            else:
+                raw = bytes.fromhex(host_hex)
+                host = socket.inet_ntop(
+                    socket.AF_INET6, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                )
+            addresses.add(host)
+    return addresses
+
+
+def process_group_pids(pgid: int) -> set[int]:
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    pids.add(int(entry))
+            except ProcessLookupError:
+                continue
+    return pids
+
+
+@pytest.fixture()
+def loopback_head(tmp_path):
+    """A Ray head on 127.0.0.1 (token auth on), owned by this test only."""
+    env = {**os.environ, **LOCAL_RAY_ENV, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("RAY_ADDRESS", None)
+    gcs_port, dashboard_port = free_port(), free_port()
+    head = subprocess.Popen(
+        [
+            str(VENV_BIN / "ray"), "start", "--head", "--block",
+            "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
+            "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
+            "--num-cpus=4", "--disable-usage-stats",
+        ],
+        env=env, cwd=REPO_ROOT, start_new_session=True,
+        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    address = f"http://127.0.0.1:{dashboard_port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        probe = subprocess.run(
+            [str(VENV_BIN / "ray"), "job", "list", "--address", address],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        if probe.returncode == 0:
+            break
+        time.sleep(2)
+    else:
+        os.killpg(head.pid, signal.SIGTERM)
+        pytest.fail(f"head did not come up: {(tmp_path / 'head.log').read_text()[-2000:]}")
+    yield address, env, head.pid
+    os.killpg(head.pid, signal.SIGTERM)  # ``ray start --block`` stops its own cluster
+    try:
+        head.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_ray_job_submit_train_mbsl(loopback_head, tmp_path):
+    from pipelines.sample_corpus.physio_simulation import PhysioSimulationConfig
+    from pipelines.sample_corpus.physio_wfdb_corpus import make_physio_wfdb_corpus
+
+    address, env, head_pgid = loopback_head
+    addresses = listening_addresses_of(process_group_pids(head_pgid))
+    assert addresses, "found no listening socket of the head"
+    assert addresses <= {"127.0.0.1", "::1"}, f"head listens beyond loopback: {addresses}"
+
+    raw = make_physio_wfdb_corpus(
+        tmp_path / "raw" / "tiny", PhysioSimulationConfig(n_subjects=4, duration_s=60)
+    )
+    submit = subprocess.run(
+        [
+            str(VENV_BIN / "ray"), "job", "submit", "--address", address,
+            "--working-dir", str(REPO_ROOT), "--",
+            "python", "jobs/train_mbsl.py",
+            "--raw-dir", str(raw), "--shards-dir", str(tmp_path / "shards"),
+            "--storage-path", str(tmp_path / "runs"), "--num-workers", "2",
+            "--epochs", "1", "--batch-size-per-worker", "8", "--finetune-epochs", "1",
+            "--log-every-steps", "1",
+        ],
+        env=env, capture_output=True, text=True, timeout=540,
+    )  # fmt: skip
+    output = submit.stdout + submit.stderr
+    assert submit.returncode == 0, output[-4000:]
+    assert "SUCCEEDED" in output
+    result_lines = [line for line in submit.stdout.splitlines() if line.startswith("{")]
+    assert result_lines, output[-4000:]
+    result = json.loads(result_lines[-1])
+    for key in ("hr_mae_bpm", "rr_mae_bpm", "baseline_mean_hr_mae_bpm", "samples_per_s", "run_dir"):
+        assert key in result
+    assert result["hr_mae_bpm"] is not None and result["hr_mae_bpm"] > 0
+    assert Path(result["run_dir"]).is_dir()
