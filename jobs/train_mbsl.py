@@ -103,9 +103,8 @@ def ensure_sample_corpus(args: argparse.Namespace) -> Path:
         if not raw_dir.exists():
             raise SystemExit(f"--raw-dir {raw_dir} does not exist")
         return raw_dir
-    from pipelines.sample_corpus.physio_wfdb_corpus import make_physio_wfdb_corpus
-
     from pipelines.sample_corpus.physio_simulation import PhysioSimulationConfig
+    from pipelines.sample_corpus.physio_wfdb_corpus import make_physio_wfdb_corpus
 
     progress(
         f"sample corpus: {args.sample_subjects} subjects x {args.sample_duration_s:.0f} s at {raw_dir}"
@@ -188,6 +187,10 @@ def target_stats(manifest: dict) -> dict:
     }
 
 
+def format_metrics(metrics: dict) -> str:
+    return ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
+
+
 def json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -250,10 +253,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     progress("evaluating: linear probes on the frozen encoder (test subjects)")
     results: dict = dict(probe_metrics(pretrained.encoder, splits))
+    progress(f"linear probe, pretrained encoder: {format_metrics(results)}")
     torch.manual_seed(loop.seed)
-    results.update(
-        prefixed("baseline_random_encoder_", probe_metrics(MBSLEncoder(model_config), splits))
-    )
+    random_encoder = probe_metrics(MBSLEncoder(model_config), splits)
+    progress(f"linear probe, random encoder: {format_metrics(random_encoder)}")
+    results.update(prefixed("baseline_random_encoder_", random_encoder))
     empty_fn = lambda signals, present: signals.new_zeros((signals.shape[0], 1)).numpy()  # noqa: E731
     train_labels = collect_split(splits["train"], empty_fn)
     test_labels = collect_split(splits["test"], empty_fn)

@@ -82,13 +82,20 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
     model = task.build_model()
     state = {"global_step": 0, "epoch": 0, "step_in_epoch": 0, "samples_seen": 0}
     restored = ray.train.get_checkpoint()
-    restored_dir = None
+    restored_dir, restored_metrics = None, {}
     if restored is not None:
         restored_dir = restored.to_directory()
         load_model_weights(restored_dir, model)
-        state.update({k: v for k, v in load_train_state(restored_dir).items() if k in state})
+        restored_state = load_train_state(restored_dir)
+        state.update({k: v for k, v in restored_state.items() if k in state})
+        restored_metrics = restored_state.get("metrics", {})
     resumed_from_step = state["global_step"]
-    model = ray.train.torch.prepare_model(model)
+    # A task whose loss skips some parameters (e.g. fine-tuning never uses the mask token)
+    # says so; DDP then looks for unused parameters instead of waiting for their gradients.
+    find_unused = bool(getattr(task, "ddp_find_unused_parameters", False))
+    model = ray.train.torch.prepare_model(
+        model, parallel_strategy_kwargs={"find_unused_parameters": find_unused}
+    )
     optimizer = build_adamw(model, loop)
     scheduler = warmup_cosine_scheduler(
         optimizer, loop.warmup_steps, max(1, loop.total_steps), loop.min_lr_ratio
@@ -120,7 +127,12 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
                     model,
                     optimizer,
                     scheduler,
-                    {**state, "extras": task.checkpoint_extras(), "loop": loop.to_dict()},
+                    {
+                        **state,
+                        "metrics": metrics,
+                        "extras": task.checkpoint_extras(),
+                        "loop": loop.to_dict(),
+                    },
                 )
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(payload, checkpoint=checkpoint, checkpoint_dir_name=dir_name)
@@ -172,5 +184,7 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
     if last_checkpoint_step != state["global_step"]:
         # The last report carries a checkpoint so that ``Result.metrics`` is filled (Train V2).
         name = f"checkpoint_step{state['global_step']:07d}_final_{uuid.uuid4().hex[:6]}"
-        report(log.run_summary(), True, name)
+        trained_now = state["global_step"] > resumed_from_step
+        # A resubmitted finished run trains no step: it reports the figures it finished with.
+        report(log.run_summary() if trained_now else restored_metrics, True, name)
     log.close()

@@ -87,6 +87,8 @@ class MBSLFinetuneTask:
     encoder_state: dict[str, torch.Tensor] | None = None
     name: str = "mbsl_finetune"
     columns: tuple[str, ...] = SIGNAL_COLUMNS + LABEL_COLUMNS
+    # ``features()`` never masks, so the encoders' mask tokens get no gradient here.
+    ddp_find_unused_parameters: bool = True
     loss_weights: dict[str, float] = field(default_factory=dict)
 
     def build_model(self) -> nn.Module:

@@ -20,6 +20,8 @@ class TrainingTask(Protocol):
     name: str
     # Columns of the shard the loop streams (strings are not tensors: leave them out).
     columns: tuple[str, ...]
+    # Optional: True when some parameters get no gradient from ``training_loss`` (DDP must know).
+    # ddp_find_unused_parameters: bool
 
     def build_model(self) -> nn.Module:
         """A fresh model (the loop moves it to the device and wraps it in DDP)."""
