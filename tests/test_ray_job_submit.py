@@ -8,6 +8,7 @@ only the cluster it started (never ``ray stop``, which would end every Ray on th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,13 @@ def listening_addresses_of(pids: set[int]) -> set[str]:
                 )
             addresses.add(host)
     return addresses
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x (not 0.0.0.0 or ::, which mean 'all')."""
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def process_group_pids(pgid: int) -> set[int]:
@@ -117,14 +126,17 @@ def test_ray_job_submit_train_mbsl(loopback_head, tmp_path):
     address, env, head_pgid = loopback_head
     addresses = listening_addresses_of(process_group_pids(head_pgid))
     assert addresses, "found no listening socket of the head"
-    assert addresses <= {"127.0.0.1", "::1"}, f"head listens beyond loopback: {addresses}"
+    beyond_loopback = {a for a in addresses if not is_loopback(a)}
+    assert not beyond_loopback, f"head listens beyond loopback: {beyond_loopback}"
 
     raw = make_physio_wfdb_corpus(
         tmp_path / "raw" / "tiny", PhysioSimulationConfig(n_subjects=4, duration_s=60)
     )
+    submission_id = f"train_mbsl_e2e_{uuid.uuid4().hex[:8]}"
     submit = subprocess.run(
         [
             str(VENV_BIN / "ray"), "job", "submit", "--address", address,
+            "--submission-id", submission_id,
             "--working-dir", str(REPO_ROOT), "--",
             "python", "jobs/train_mbsl.py",
             "--raw-dir", str(raw), "--shards-dir", str(tmp_path / "shards"),
@@ -136,7 +148,12 @@ def test_ray_job_submit_train_mbsl(loopback_head, tmp_path):
     )  # fmt: skip
     output = submit.stdout + submit.stderr
     assert submit.returncode == 0, output[-4000:]
-    assert "SUCCEEDED" in output
+    status = subprocess.run(
+        [str(VENV_BIN / "ray"), "job", "status", "--address", address, submission_id],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    # The CLI reports the terminal state SUCCEEDED as "Job '<id>' succeeded".
+    assert f"Job '{submission_id}' succeeded" in status.stdout + status.stderr, status.stdout
     result_lines = [line for line in submit.stdout.splitlines() if line.startswith("{")]
     assert result_lines, output[-4000:]
     result = json.loads(result_lines[-1])
