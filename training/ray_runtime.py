@@ -50,7 +50,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
         # Ray Train workers hold one CPU each; Ray Data needs CPUs of its own to stream the
         # shards to them, or the run waits forever. Logical CPUs may exceed physical cores.
         num_cpus = max(num_cpus or 0, os.cpu_count() or 1, MIN_LOCAL_CPUS)
+        # address="local": always a new local instance, never a cluster some other process
+        # on this machine started (plain ray.init() would join it via /tmp/ray).
         ray.init(
+            address="local",
             num_cpus=num_cpus,
             _node_ip_address=LOOPBACK,
             include_dashboard=False,
