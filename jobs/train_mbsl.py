@@ -13,7 +13,8 @@ On a real corpus and a cluster::
         --num-workers 8 --use-gpu --preset paper
 
 ``--shards-dir`` with an existing corpus (a ``_manifest.json``) skips the ingest unless
-``--reingest``. Resubmitting with the same ``--run-name`` and ``--storage-path`` resumes.
+``--reingest``; ``--shards-dir S --corpus NAME`` trains on a finished corpus without its raw
+folder. Resubmitting with the same ``--run-name`` and ``--storage-path`` resumes.
 """
 
 from __future__ import annotations
@@ -132,6 +133,10 @@ def ensure_shards(args: argparse.Namespace, raw_dir: Path) -> tuple[str, dict]:
     return corpus, manifest
 
 
+def has_manifest(args: argparse.Namespace) -> bool:
+    return (Path(args.shards_dir) / args.corpus / "_manifest.json").exists()
+
+
 def split_datasets(args: argparse.Namespace, corpus: str) -> dict:
     from pipelines.shard_reader import read_split
 
@@ -209,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     ray.data.DataContext.get_current().enable_progress_bars = False
     from models.mbsl import MBSLEncoder, MBSLPretrainModel
     from models.mbsl_heads import MBSLDownstream
+    from pipelines.manifest import read_manifest
     from pipelines.physio_schema import ACTIVITIES
     from training.checkpointing import load_model_weights
     from training.cli_flags import config_from_flags
@@ -223,8 +229,12 @@ def main(argv: list[str] | None = None) -> dict:
     from training.mbsl_task import MBSLFinetuneTask, MBSLPretrainTask
     from training.trainer import run_training
 
-    raw_dir = ensure_sample_corpus(args)
-    corpus, manifest = ensure_shards(args, raw_dir)
+    if args.corpus and has_manifest(args) and not args.reingest:
+        corpus = args.corpus  # a finished shard corpus: the raw folder is not needed
+        progress(f"shards: using {Path(args.shards_dir) / corpus}")
+        manifest = read_manifest(args.shards_dir, corpus)
+    else:
+        corpus, manifest = ensure_shards(args, ensure_sample_corpus(args))
     rows = {split: manifest["splits"][split]["rows"] for split in ("train", "val", "test")}
     progress(f"shards: rows {rows}; rejected {manifest['totals']['rejected']}")
     splits = split_datasets(args, corpus)

@@ -18,7 +18,9 @@ the single-process gradient of the global mean loss over the full ``W * b`` batc
 the local slice without summing is ``W`` times too small for those terms.
 
 Both functions require every rank to hold the SAME local batch size (``dist.all_gather`` needs
-equal shapes); the training loop guarantees it with ``drop_last=True``.
+equal shapes); the training loop guarantees it with equal splits and ``drop_last=True``. Before
+the data moves, a tiny all-gather of the shapes checks it: unequal shapes raise the same
+``ValueError`` on every rank instead of hanging or gathering garbage.
 """
 
 from __future__ import annotations
@@ -43,6 +45,26 @@ def get_world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
+_MAX_DIMS = 8
+
+
+def _check_equal_shapes(x: Tensor, caller: str) -> None:
+    """All-gather every rank's shape (one small collective) and raise on any difference."""
+    if x.dim() > _MAX_DIMS:
+        raise ValueError(f"{caller} supports at most {_MAX_DIMS} dims, got {x.dim()}")
+    shape = torch.full((_MAX_DIMS + 1,), -1, dtype=torch.long, device=x.device)
+    shape[0] = x.dim()
+    shape[1 : x.dim() + 1] = torch.tensor(x.shape, dtype=torch.long)
+    shapes = [torch.empty_like(shape) for _ in range(dist.get_world_size())]
+    dist.all_gather(shapes, shape)
+    per_rank = [tuple(s[1 : int(s[0]) + 1].tolist()) for s in shapes]
+    if len(set(per_rank)) > 1:
+        raise ValueError(
+            f"{caller} needs the same local shape on every rank, got {per_rank} (rank order); "
+            "every rank must see equal batches: split the data equally and use drop_last=True"
+        )
+
+
 class _GatherWithGrad(torch.autograd.Function):
     """``all_gather`` forward, ``all_reduce(SUM)`` + local slice backward (gloo has no
     ``reduce_scatter``)."""
@@ -51,6 +73,7 @@ class _GatherWithGrad(torch.autograd.Function):
     def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
         ctx.rank = dist.get_rank()
         ctx.local_batch = x.shape[0]
+        _check_equal_shapes(x, "gather_with_grad")
         x = x.contiguous()
         parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, x)
@@ -68,7 +91,8 @@ def gather_with_grad(x: Tensor) -> Tensor:
     """Concatenate ``x`` [b, ...] of every rank into [W*b, ...] along dim 0, with gradients.
 
     Rows ``rank*b : (rank+1)*b`` of the result are this rank's ``x``. All ranks must pass the same
-    shape. Returns ``x`` itself when not distributed.
+    shape (checked: a ``ValueError`` on every rank otherwise). Returns ``x`` itself when not
+    distributed.
 
     Args:
         x: local tensor, batch first.
@@ -91,6 +115,7 @@ def gather_no_grad(x: Tensor) -> Tensor:
     """
     if not is_distributed():
         return x
+    _check_equal_shapes(x, "gather_no_grad")
     dtype = x.dtype
     send = (x.to(torch.uint8) if dtype == torch.bool else x).contiguous()
     parts = [torch.empty_like(send) for _ in range(dist.get_world_size())]

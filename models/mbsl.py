@@ -22,6 +22,9 @@ Hyper-parameters (``MBSLConfig``; ``small()`` = defaults for tests and the sampl
         (the multi-scale, multi-ratio idea is the paper's).
     d_model = 64, n_heads = 4, n_layers = 2, dim_feedforward = 128, embed_dim = 64,
     dropout = 0.1, temperature = 0.1, learn_temperature = False.
+    loss = "local", tile_size = 4096, queue_size = 0: how the contrastive loss is computed
+        ("full" | "local" | "tiled", and a MoCo queue of ``queue_size`` negatives per group;
+        MoCo's K is 65536), see :mod:`models.losses.contrastive_loss_config`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from models.losses.contrastive_loss_config import validate_loss_fields
 from models.losses.multi_group_contrastive import MultiGroupContrastiveLoss
 from models.patch_embedding import MultiScalePatchEmbedding
 from models.patch_masking import RandomPatchMasking
@@ -56,8 +60,12 @@ class MBSLConfig:
     dropout: float = 0.1
     temperature: float = 0.1
     learn_temperature: bool = False
+    loss: str = "local"
+    tile_size: int = 4096
+    queue_size: int = 0
 
     def __post_init__(self) -> None:
+        validate_loss_fields(self.loss, self.tile_size, self.queue_size, self.temperature)
         self.groups = tuple(tuple(int(c) for c in g) for g in self.groups)
         self.patch_lengths = tuple(int(p) for p in self.patch_lengths)
         self.mask_ratios = tuple(float(r) for r in self.mask_ratios)
@@ -270,7 +278,7 @@ class MBSLPretrainModel(nn.Module):
     Args:
         config: model config (temperature settings included).
         gather_with_grad: forwarded to :class:`MultiGroupContrastiveLoss`.
-        local_loss: forwarded to :class:`MultiGroupContrastiveLoss`.
+        local_loss: forwarded to :class:`MultiGroupContrastiveLoss` (False = ``loss="full"``).
     """
 
     def __init__(
@@ -284,6 +292,11 @@ class MBSLPretrainModel(nn.Module):
             learn_temperature=config.learn_temperature,
             gather_with_grad=gather_with_grad,
             local_loss=local_loss,
+            loss=config.loss,
+            tile_size=config.tile_size,
+            queue_size=config.queue_size,
+            n_groups=len(config.groups),
+            embed_dim=config.embed_dim,
         )
 
     def forward(self, signals: Tensor, channel_present: Tensor | None = None) -> dict[str, Tensor]:

@@ -15,8 +15,14 @@ Hyper-parameters (defaults):
     gather_with_grad = True: negatives are every window of the GLOBAL batch of all workers,
         gathered with gradient (see :mod:`models.distributed` for why this is exact).
     local_loss = True: this rank's rows against global columns (b x N logits instead of N x N).
-
-A later issue adds tiled and queued variants behind the same ``forward(group_embeddings)``.
+    loss = "local": "full" | "local" | "tiled" (:mod:`.contrastive_loss_config`; ``"full"`` is
+        ``local_loss=False``).
+    tile_size = 4096: columns per tile of ``loss="tiled"``.
+    queue_size = 0: > 0 adds a cross-modal MoCo queue (He et al. 2020; MoCo's K = 65536) of that
+        many past embeddings per group as extra negatives (:mod:`.memory_queue`). The loss of
+        the pair (a, b) then uses b's queue for a's rows and a's queue for b's rows
+        (:mod:`.queued_info_nce`); after the loss, in training mode only, the detached global
+        batch is enqueued (every rank enqueues the same gathered batch, so queues stay equal).
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ import torch
 from torch import Tensor, nn
 
 from models.distributed import gather_no_grad, gather_with_grad, get_rank, is_distributed
+from models.losses.contrastive_loss_config import ContrastiveLossConfig
 from models.losses.info_nce import local_global_info_nce
+from models.losses.memory_queue import CrossModalMemoryQueue
+from models.losses.queued_info_nce import queued_local_global_info_nce
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps 1/tau at 100
 
@@ -43,7 +52,14 @@ class MultiGroupContrastiveLoss(nn.Module):
             gradient under DDP). False gathers without gradient and re-inserts the local
             slice (cheaper; other ranks' loss terms on our features are dropped).
         local_loss: local rows vs global columns. False computes the full N x N loss on every
-            rank (same gradient under DDP, W times the compute).
+            rank (same gradient under DDP, W times the compute); the same as ``loss="full"``.
+        loss: "full", "local" or "tiled" (see :mod:`.contrastive_loss_config`).
+        tile_size: columns per tile for ``loss="tiled"``.
+        queue_size: queued negatives per group (0 = no queue); needs ``n_groups`` and
+            ``embed_dim``.
+        n_groups: G, to allocate one queue ring per group.
+        embed_dim: E of the queued embeddings (required with ``queue_size > 0``: the queue is a
+            buffer allocated here, before DDP wraps the model, never lazily).
     """
 
     def __init__(
@@ -52,10 +68,29 @@ class MultiGroupContrastiveLoss(nn.Module):
         learn_temperature: bool = False,
         gather_with_grad: bool = True,
         local_loss: bool = True,
+        loss: str = "local",
+        tile_size: int = 4096,
+        queue_size: int = 0,
+        n_groups: int | None = None,
+        embed_dim: int | None = None,
     ) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not local_loss:
+            if loss == "tiled":
+                raise ValueError("local_loss=False contradicts loss='tiled' (use loss='full')")
+            loss = "full"
+        self.config = ContrastiveLossConfig(
+            loss=loss,
+            tile_size=tile_size,
+            queue_size=queue_size,
+            temperature=temperature,
+            learn_temperature=learn_temperature,
+        )
+        self.queue: CrossModalMemoryQueue | None = None
+        if queue_size > 0:
+            if n_groups is None or embed_dim is None:
+                raise ValueError("queue_size > 0 needs n_groups and embed_dim to allocate the queue")
+            self.queue = CrossModalMemoryQueue(n_groups, embed_dim, queue_size)
         log_scale = torch.tensor(math.log(1.0 / temperature))
         if learn_temperature:
             self.log_logit_scale = nn.Parameter(log_scale)
@@ -63,7 +98,7 @@ class MultiGroupContrastiveLoss(nn.Module):
             self.register_buffer("log_logit_scale", log_scale)
         self.learn_temperature = learn_temperature
         self.gather_with_grad = gather_with_grad
-        self.local_loss = local_loss
+        self.local_loss = self.config.local_loss
 
     def temperature(self) -> Tensor:
         """Current tau as a 0-d tensor (differentiable when learned)."""
@@ -122,8 +157,8 @@ class MultiGroupContrastiveLoss(nn.Module):
                 pair_local = local_valid[a] & local_valid[c]
                 if not bool(pair_global.any()):
                     continue  # no window has both groups anywhere: the pair does not count
-            term = local_global_info_nce(
-                rows[a], rows[c], global_[a], global_[c], offset, tau, pair_local, pair_global
+            term = self._pair_loss(
+                rows[a], rows[c], global_[a], global_[c], offset, tau, pair_local, pair_global, a, c
             )
             out[f"loss_g{a}_g{c}"] = term.detach()
             terms.append(term)
@@ -132,4 +167,42 @@ class MultiGroupContrastiveLoss(nn.Module):
         touch_all = group_embeddings.float().sum() * 0.0
         out["loss"] = (torch.stack(terms).mean() if terms else 0.0) + touch_all
         out["temperature"] = tau.detach()
+        if self.queue is not None:
+            out["queue_filled"] = self.queue.filled.detach().clone()
+            if self.training:  # after the loss: this step's windows are no negatives of itself
+                self.queue.enqueue_global(global_.detach(), global_valid)
         return out
+
+    def _pair_loss(
+        self,
+        rows_a: Tensor,
+        rows_c: Tensor,
+        global_a: Tensor,
+        global_c: Tensor,
+        offset: int,
+        tau: Tensor,
+        pair_local: Tensor | None,
+        pair_global: Tensor | None,
+        a: int,
+        c: int,
+    ) -> Tensor:
+        """Symmetric InfoNCE of groups (a, c), computed the configured way."""
+        tile_size = self.config.tile_size if self.config.loss == "tiled" else None
+        if self.queue is not None:
+            if self.queue.n_groups <= max(a, c):
+                raise ValueError(f"queue has {self.queue.n_groups} groups, the batch more")
+            queue_a, queue_c = self.queue.pair_negatives(a, c, use_valid=pair_global is not None)
+            return queued_local_global_info_nce(
+                rows_a, rows_c, global_a, global_c, offset, tau, queue_a, queue_c,
+                pair_local, pair_global, tile_size=tile_size,
+            )  # fmt: skip
+        if tile_size is not None:
+            from models.losses.tiled_info_nce import tiled_local_global_info_nce
+
+            return tiled_local_global_info_nce(
+                rows_a, rows_c, global_a, global_c, offset, tau, pair_local, pair_global,
+                tile_size=tile_size,
+            )  # fmt: skip
+        return local_global_info_nce(
+            rows_a, rows_c, global_a, global_c, offset, tau, pair_local, pair_global
+        )

@@ -87,7 +87,7 @@ class _SymmetricTiledInfoNCE(torch.autograd.Function):
                 e = _tile_buffer(e_flat, r1 - r0, c1 - c0)  # e: tr x tc
                 torch.mm(qs[r0:r1], k[c0:c1].t(), out=s)
                 if soft is not None:
-                    torch.mul(soft[r0:r1, c0:c1], s, out=e)  # T_ij s_ij
+                    torch.mul(soft[r0:r1, c0:c1].to(s.dtype), s, out=e)  # T_ij s_ij
                     target_qk[r0:r1] += e.sum(1)
                     target_kq[c0:c1] += e.sum(0)
                 m_row = s.amax(1)  # tr
@@ -155,7 +155,7 @@ def _symmetric_backward(
                 s.mul_(mul_col[None, c0:c1])
             s.add_(e)  # G without the targets
             if soft is not None:
-                torch.add(a[r0:r1, None], b[None, c0:c1], out=e).mul_(soft[r0:r1, c0:c1])
+                torch.add(a[r0:r1, None], b[None, c0:c1], out=e).mul_(soft[r0:r1, c0:c1].to(s.dtype))
                 s.sub_(e)  # - (a_i + b_j) T_ij
             grad_q[r0:r1].addmm_(s, k[c0:c1])
             grad_k[c0:c1].addmm_(s.t(), qs[r0:r1])
