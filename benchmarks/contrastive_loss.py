@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -250,7 +249,10 @@ def plot_scan(rows: list[dict], args: argparse.Namespace, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_mem, ax_time) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label, marker in (("naive", "info_nce (plain)", "o"), ("tiled", "tiled_info_nce", "s")):
+    for key, label, marker in (
+        ("naive", "info_nce (plain)", "o"),
+        ("tiled", "tiled_info_nce", "s"),
+    ):
         pts = [(r["batch"], r[f"{key}_peak_mb"], r[f"{key}_s"]) for r in rows]
         pts = [p for p in pts if p[1] is not None]
         if not pts:

@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sample-subjects", type=int, default=20, help="subjects of the generated sample corpus"
     )
     data.add_argument(
-        "--sample-duration-s", type=float, default=600.0, help="seconds per sample record"
+        "--sample-duration-s", type=int, default=600, help="seconds per sample record"
     )
     data.add_argument(
         "--address", default=None, help="Ray address (default: RAY_ADDRESS or a local Ray)"

@@ -170,8 +170,8 @@ def test_queue_negatives_are_used_and_get_no_gradient():
     other_queue = queued_local_global_info_nce(*args, 3, 0.2, queue_q, -queue_k.detach())
     empty = torch.zeros(0, EMBED, dtype=torch.float64)
     no_queue = queued_local_global_info_nce(*args, 3, 0.2, empty, empty)
-    assert not math.isclose(float(with_queue), float(other_queue), rel_tol=1e-6)
-    assert float(with_queue) > float(no_queue)  # more negatives, larger log-sum-exp
+    assert not math.isclose(with_queue.item(), other_queue.item(), rel_tol=1e-6)
+    assert with_queue.item() > no_queue.item()  # more negatives, larger log-sum-exp
     with_queue.backward()
     assert queue_k.grad is None  # the queue holds constants (MoCo)
     assert args[0].grad is not None

@@ -98,9 +98,10 @@ class CrossModalMemoryQueue(nn.Module):
             if global_valid is None
             else global_valid.to(torch.bool)
         )
-        if n > self.size:  # only the newest K survive
-            keys, flags, n = keys[:, -self.size :], flags[:, -self.size :], self.size
         ptr = int(self.ptr)
+        if n > self.size:  # only the newest K survive, in the slots a full write would give them
+            ptr = (ptr + n - self.size) % self.size
+            keys, flags, n = keys[:, -self.size :], flags[:, -self.size :], self.size
         first = min(n, self.size - ptr)  # slots before the end of the ring
         self.queue[:, ptr : ptr + first] = keys[:, :first]
         self.queue_valid[:, ptr : ptr + first] = flags[:, :first]

@@ -155,7 +155,9 @@ def _symmetric_backward(
                 s.mul_(mul_col[None, c0:c1])
             s.add_(e)  # G without the targets
             if soft is not None:
-                torch.add(a[r0:r1, None], b[None, c0:c1], out=e).mul_(soft[r0:r1, c0:c1].to(s.dtype))
+                torch.add(a[r0:r1, None], b[None, c0:c1], out=e).mul_(
+                    soft[r0:r1, c0:c1].to(s.dtype)
+                )
                 s.sub_(e)  # - (a_i + b_j) T_ij
             grad_q[r0:r1].addmm_(s, k[c0:c1])
             grad_k[c0:c1].addmm_(s.t(), qs[r0:r1])
