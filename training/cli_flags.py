@@ -76,6 +76,7 @@ def add_config_flags(
             dest=field.name,
             type=parse,
             default=default,
+            choices=field.metadata.get("choices"),
             help=f"default: {shown}",
         )
 

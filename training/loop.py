@@ -92,10 +92,13 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
     resumed_from_step = state["global_step"]
     # A task whose loss skips some parameters (e.g. fine-tuning never uses the mask token)
     # says so; DDP then looks for unused parameters instead of waiting for their gradients.
-    find_unused = bool(getattr(task, "ddp_find_unused_parameters", False))
-    model = ray.train.torch.prepare_model(
-        model, parallel_strategy_kwargs={"find_unused_parameters": find_unused}
-    )
+    # A task whose buffers are identical on every rank by construction (a contrastive queue
+    # filled from gathered embeddings) turns DDP's per-step buffer broadcast off.
+    ddp_kwargs = {
+        "find_unused_parameters": bool(getattr(task, "ddp_find_unused_parameters", False)),
+        "broadcast_buffers": bool(getattr(task, "ddp_broadcast_buffers", True)),
+    }
+    model = ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp_kwargs)
     optimizer = build_adamw(model, loop)
     scheduler = warmup_cosine_scheduler(
         optimizer, loop.warmup_steps, max(1, loop.total_steps), loop.min_lr_ratio

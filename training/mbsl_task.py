@@ -47,6 +47,12 @@ class MBSLPretrainTask:
     name: str = "mbsl"
     columns: tuple[str, ...] = SIGNAL_COLUMNS
 
+    @property
+    def ddp_broadcast_buffers(self) -> bool:
+        # The cross-modal queue is filled from gathered embeddings: identical on every rank,
+        # so broadcasting it (64 MB per step at K=65,536) would only cost time.
+        return not self.model_config.get("queue_size", 0)
+
     def build_model(self) -> nn.Module:
         return MBSLPretrainModel(MBSLConfig.from_dict(self.model_config))
 

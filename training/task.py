@@ -22,6 +22,8 @@ class TrainingTask(Protocol):
     columns: tuple[str, ...]
     # Optional: True when some parameters get no gradient from ``training_loss`` (DDP must know).
     # ddp_find_unused_parameters: bool
+    # Optional: False when buffers are identical on every rank (skips DDP's buffer broadcast).
+    # ddp_broadcast_buffers: bool
 
     def build_model(self) -> nn.Module:
         """A fresh model (the loop moves it to the device and wraps it in DDP)."""
