@@ -100,8 +100,11 @@ def loopback_head(tmp_path):
     address = f"http://127.0.0.1:{dashboard_port}"
     deadline = time.time() + 120
     while time.time() < deadline:
+        # Ready = a trivial job runs; ``ray job list`` answers before the job agent is up
+        # ("No available agent to submit job").
         probe = subprocess.run(
-            [str(VENV_BIN / "ray"), "job", "list", "--address", address],
+            [str(VENV_BIN / "ray"), "job", "submit", "--address", address, "--",
+             "python", "-c", "print('head ready')"],
             env=env, capture_output=True, text=True,
         )  # fmt: skip
         if probe.returncode == 0:
