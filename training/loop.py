@@ -32,6 +32,7 @@ from training.checkpointing import (
     load_optimizer_state,
     load_train_state,
     save_training_state,
+    unwrap_model,
 )
 from training.loop_config import TrainLoopConfig
 from training.lr_schedule import warmup_cosine_scheduler
@@ -183,6 +184,17 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
                 last_checkpoint_step = state["global_step"]
             log.start_waiting()
         state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+        if hasattr(task, "validation_metrics"):
+            # One report per epoch with validation metrics (what Tune's schedulers compare),
+            # and a checkpoint with it so a stopped or failed trial resumes at the epoch.
+            model.eval()
+            with torch.no_grad():
+                validation = task.validation_metrics(unwrap_model(model), device)
+            model.train()
+            log.print_on_rank0(f"epoch {epoch + 1} validation: {validation}")
+            name = f"checkpoint_epoch{epoch + 1:04d}_step{state['global_step']:07d}"
+            report({**log.run_summary(), **validation}, True, name)
+            last_checkpoint_step = state["global_step"]
 
     if last_checkpoint_step != state["global_step"]:
         # The last report carries a checkpoint so that ``Result.metrics`` is filled (Train V2).

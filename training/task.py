@@ -41,6 +41,10 @@ class TrainingTask(Protocol):
         """Loss to minimise and scalar metrics to log for one local batch."""
         ...
 
+    # Optional: ``validation_metrics(model, device) -> dict[str, float]``, called on every rank
+    # at the end of each epoch (model unwrapped, eval mode, no grad); the loop reports the
+    # result with an epoch checkpoint. Ray Tune's schedulers compare these metrics.
+
     def checkpoint_extras(self) -> dict[str, Any]:
         """JSON-serialisable state saved with every checkpoint (e.g. the channel grouping)."""
         ...

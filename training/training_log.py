@@ -49,6 +49,10 @@ class TrainingLog:
     def print(self, message: str) -> None:
         print(f"[{self.task_name}] {message}", flush=True)
 
+    def print_on_rank0(self, message: str) -> None:
+        if self.rank == 0:
+            self.print(message)
+
     def start_waiting(self) -> None:
         self._wait_started = time.perf_counter()
 
