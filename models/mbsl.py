@@ -22,7 +22,7 @@ Hyper-parameters (``MBSLConfig``; ``small()`` = defaults for tests and the sampl
         (the multi-scale, multi-ratio idea is the paper's).
     d_model = 64, n_heads = 4, n_layers = 2, dim_feedforward = 128, embed_dim = 64,
     dropout = 0.1, temperature = 0.1, learn_temperature = False.
-    loss = "local", tile_size = 4096, queue_size = 0: how the contrastive loss is computed
+    loss = "local", tile_size = 2048, queue_size = 0: how the contrastive loss is computed
         ("full" | "local" | "tiled", and a MoCo queue of ``queue_size`` negatives per group;
         MoCo's K is 65536), see :mod:`models.losses.contrastive_loss_config`.
 """
@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from models.losses.contrastive_loss_config import validate_loss_fields
+from models.losses.contrastive_loss_config import LOSS_CHOICES, validate_loss_fields
 from models.losses.multi_group_contrastive import MultiGroupContrastiveLoss
 from models.patch_embedding import MultiScalePatchEmbedding
 from models.patch_masking import RandomPatchMasking
@@ -60,8 +60,8 @@ class MBSLConfig:
     dropout: float = 0.1
     temperature: float = 0.1
     learn_temperature: bool = False
-    loss: str = "local"
-    tile_size: int = 4096
+    loss: str = dataclasses.field(default="local", metadata={"choices": LOSS_CHOICES})
+    tile_size: int = 2048
     queue_size: int = 0
 
     def __post_init__(self) -> None:

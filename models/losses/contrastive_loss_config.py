@@ -48,7 +48,7 @@ class ContrastiveLossConfig:
     """
 
     loss: str = "local"
-    tile_size: int = 4096
+    tile_size: int = 2048
     queue_size: int = 0
     temperature: float = 0.1
     learn_temperature: bool = False

@@ -89,8 +89,7 @@ class CrossModalMemoryQueue(nn.Module):
         g, n, e = global_embeddings.shape
         if g != self.n_groups or e != self.queue.shape[2]:
             raise ValueError(
-                f"embeddings [G, N, E] = {(g, n, e)} do not fit the queue "
-                f"{tuple(self.queue.shape)}"
+                f"embeddings [G, N, E] = {(g, n, e)} do not fit the queue {tuple(self.queue.shape)}"
             )
         keys = F.normalize(global_embeddings.detach().to(self.queue.dtype), dim=-1)
         flags = (

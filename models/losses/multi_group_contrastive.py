@@ -17,7 +17,7 @@ Hyper-parameters (defaults):
     local_loss = True: this rank's rows against global columns (b x N logits instead of N x N).
     loss = "local": "full" | "local" | "tiled" (:mod:`.contrastive_loss_config`; ``"full"`` is
         ``local_loss=False``).
-    tile_size = 4096: columns per tile of ``loss="tiled"``.
+    tile_size = 2048: columns per tile of ``loss="tiled"``.
     queue_size = 0: > 0 adds a cross-modal MoCo queue (He et al. 2020; MoCo's K = 65536) of that
         many past embeddings per group as extra negatives (:mod:`.memory_queue`). The loss of
         the pair (a, b) then uses b's queue for a's rows and a's queue for b's rows
@@ -38,6 +38,7 @@ from models.losses.contrastive_loss_config import ContrastiveLossConfig
 from models.losses.info_nce import local_global_info_nce
 from models.losses.memory_queue import CrossModalMemoryQueue
 from models.losses.queued_info_nce import queued_local_global_info_nce
+from models.losses.tiled_info_nce import tiled_local_global_info_nce
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps 1/tau at 100
 
@@ -69,7 +70,7 @@ class MultiGroupContrastiveLoss(nn.Module):
         gather_with_grad: bool = True,
         local_loss: bool = True,
         loss: str = "local",
-        tile_size: int = 4096,
+        tile_size: int = 2048,
         queue_size: int = 0,
         n_groups: int | None = None,
         embed_dim: int | None = None,
@@ -89,7 +90,9 @@ class MultiGroupContrastiveLoss(nn.Module):
         self.queue: CrossModalMemoryQueue | None = None
         if queue_size > 0:
             if n_groups is None or embed_dim is None:
-                raise ValueError("queue_size > 0 needs n_groups and embed_dim to allocate the queue")
+                raise ValueError(
+                    "queue_size > 0 needs n_groups and embed_dim to allocate the queue"
+                )
             self.queue = CrossModalMemoryQueue(n_groups, embed_dim, queue_size)
         log_scale = torch.tensor(math.log(1.0 / temperature))
         if learn_temperature:
@@ -190,19 +193,25 @@ class MultiGroupContrastiveLoss(nn.Module):
         tile_size = self.config.tile_size if self.config.loss == "tiled" else None
         if self.queue is not None:
             if self.queue.n_groups <= max(a, c):
-                raise ValueError(f"queue has {self.queue.n_groups} groups, the batch more")
-            queue_a, queue_c = self.queue.pair_negatives(a, c, use_valid=pair_global is not None)
+                raise ValueError(f"the queue has {self.queue.n_groups} groups, the batch more")
+            queue_a, queue_c = self.queue.pair_negatives(a, c)  # K_ac x E each, no grad
             return queued_local_global_info_nce(
-                rows_a, rows_c, global_a, global_c, offset, tau, queue_a, queue_c,
-                pair_local, pair_global, tile_size=tile_size,
-            )  # fmt: skip
-        if tile_size is not None:
-            from models.losses.tiled_info_nce import tiled_local_global_info_nce
-
-            return tiled_local_global_info_nce(
-                rows_a, rows_c, global_a, global_c, offset, tau, pair_local, pair_global,
+                rows_a,
+                rows_c,
+                global_a,
+                global_c,
+                offset,
+                tau,
+                queue_a,
+                queue_c,
+                local_valid=pair_local,
+                global_valid=pair_global,
                 tile_size=tile_size,
-            )  # fmt: skip
-        return local_global_info_nce(
-            rows_a, rows_c, global_a, global_c, offset, tau, pair_local, pair_global
+            )
+        loss_fn = local_global_info_nce
+        kwargs = {}
+        if tile_size is not None:
+            loss_fn, kwargs = tiled_local_global_info_nce, {"tile_size": tile_size}
+        return loss_fn(
+            rows_a, rows_c, global_a, global_c, offset, tau, pair_local, pair_global, **kwargs
         )

@@ -20,13 +20,13 @@ import torch
 from torch import Tensor
 
 from models.losses.info_nce import _loss_dtype, local_global_info_nce
+from models.losses.tiled_info_nce import tiled_local_global_info_nce
 
 
 def _column_loss(tile_size: int | None):
+    """The plain or the tiled local-vs-global loss, with its keyword arguments."""
     if tile_size is None:
         return local_global_info_nce, {}
-    from models.losses.tiled_info_nce import tiled_local_global_info_nce
-
     return tiled_local_global_info_nce, {"tile_size": tile_size}
 
 
