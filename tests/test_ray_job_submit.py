@@ -93,6 +93,11 @@ def loopback_head(tmp_path):
             "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
             "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
             "--num-cpus=4", "--disable-usage-stats",
+            # Fixed default ports (job agent 52365, client 10001, metrics) may be held by
+            # another Ray on this machine: take free ones so this head never waits on them.
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--ray-client-server-port={free_port()}",
+            f"--metrics-export-port={free_port()}",
         ],
         env=env, cwd=REPO_ROOT, start_new_session=True,
         stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT,
