@@ -103,15 +103,18 @@ def loopback_head(tmp_path):
         stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     address = f"http://127.0.0.1:{dashboard_port}"
-    deadline = time.time() + 120
+    deadline = time.time() + 180
     while time.time() < deadline:
         # Ready = a trivial job runs; ``ray job list`` answers before the job agent is up
         # ("No available agent to submit job").
-        probe = subprocess.run(
-            [str(VENV_BIN / "ray"), "job", "submit", "--address", address, "--",
-             "python", "-c", "print('head ready')"],
-            env=env, capture_output=True, text=True,
-        )  # fmt: skip
+        try:
+            probe = subprocess.run(
+                [str(VENV_BIN / "ray"), "job", "submit", "--address", address, "--",
+                 "python", "-c", "print('head ready')"],
+                env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            continue
         if probe.returncode == 0:
             break
         time.sleep(2)
