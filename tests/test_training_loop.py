@@ -195,3 +195,49 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
     assert again.error is None
     assert again.metrics["resumed_from_step"] == 30
     assert again.metrics["global_step"] == 30
+
+
+def _train_worker_pids() -> set[int]:
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::RayTrainWorker"):
+                pids.add(int(entry))
+    return pids
+
+
+@pytest.mark.slow
+def test_training_workers_listen_on_loopback_only(ray_session, tmp_path):
+    """DDP rendezvous and gloo stay on 127.0.0.1 (``training/loopback_torch_backend.py``)."""
+    from test_ray_job_submit import is_loopback, listening_addresses_of
+
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def sample_sockets() -> None:
+        while not done.is_set():
+            seen.update(listening_addresses_of(_train_worker_pids()))
+            time.sleep(0.3)
+
+    watcher = threading.Thread(target=sample_sockets, daemon=True)
+    watcher.start()
+    loop = TrainLoopConfig(
+        run_name="loopback",
+        storage_path=str(tmp_path / "runs"),
+        num_workers=2,
+        epochs=2,
+        batch_size_per_worker=16,
+        checkpoint_every_steps=1000,
+        max_failures=0,
+        fault_injection_step_sleep_s=0.1,
+    )
+    result = run_training(RegressionTask(), loop, make_rows(ray_session, 320), 320)
+    done.set()
+    watcher.join()
+    assert result.error is None
+    assert seen, "saw no listening socket of a training worker (gloo always listens)"
+    assert all(is_loopback(address) for address in seen), seen

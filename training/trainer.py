@@ -18,6 +18,7 @@ from ray.train.torch import TorchTrainer
 
 from training.loop import train_fn_per_worker
 from training.loop_config import TrainLoopConfig
+from training.loopback_torch_backend import LoopbackTorchConfig
 from training.task import TrainingTask
 
 
@@ -49,6 +50,7 @@ def run_training(
         )
     trainer = TorchTrainer(
         train_fn_per_worker,
+        torch_config=LoopbackTorchConfig(),
         train_loop_config={"task": task, "loop": loop.to_dict()},
         scaling_config=ray.train.ScalingConfig(
             num_workers=loop.num_workers,
