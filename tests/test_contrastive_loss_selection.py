@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from loopback_process_group import init_loopback_gloo, new_store_path
 from torch import nn
 
 from models.distributed import gather_with_grad
@@ -76,12 +75,9 @@ def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, store_path: str, out_dir: str) -> None:
     """One process group for every case (spawning costs seconds on a shared CPU)."""
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=timedelta(seconds=60))
+    init_loopback_gloo(rank, WORLD, store_path)
     try:
         x, valid = _data()
         b = BATCH // WORLD
@@ -112,16 +108,10 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("ddp_selection")
-    mp.spawn(_worker, args=(_free_port(), str(out_dir)), nprocs=WORLD)
+    mp.spawn(_worker, args=(new_store_path(out_dir), str(out_dir)), nprocs=WORLD)
     return out_dir
 
 

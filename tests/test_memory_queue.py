@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from loopback_process_group import init_loopback_gloo, new_store_path
 from torch import nn
 
 from models.losses.memory_queue import CrossModalMemoryQueue
@@ -37,11 +36,8 @@ def _global_batch(step: int) -> torch.Tensor:
     return torch.cat([_step_embeddings(step, r) for r in range(WORLD)], dim=1)
 
 
-def _queue_worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=timedelta(seconds=60))
+def _queue_worker(rank: int, store_path: str, out_dir: str) -> None:
+    init_loopback_gloo(rank, WORLD, store_path)
     try:
         queue = CrossModalMemoryQueue(GROUPS, EMBED, size=K).double()
         for step in range(STEPS):
@@ -49,12 +45,6 @@ def _queue_worker(rank: int, port: int, out_dir: str) -> None:
         torch.save(queue.state_dict(), os.path.join(out_dir, f"queue_rank{rank}.pt"))
     finally:
         dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _expected_ring(steps: int) -> torch.Tensor:
@@ -67,7 +57,7 @@ def _expected_ring(steps: int) -> torch.Tensor:
 
 
 def test_two_workers_enqueue_global_batch_in_rank_order(tmp_path):
-    mp.spawn(_queue_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD)
+    mp.spawn(_queue_worker, args=(new_store_path(tmp_path), str(tmp_path)), nprocs=WORLD)
     expected = _expected_ring(STEPS)
     n_written = STEPS * WORLD * LOCAL_B  # 24 windows into 10 slots
     for rank in range(WORLD):
