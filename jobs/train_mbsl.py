@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import time  # noqa: E402
 
 from training.ray_runtime import apply_local_ray_env, init_ray  # noqa: E402
@@ -181,11 +180,7 @@ def build_model_config(args, manifest: dict, grouping):
 
 
 def target_stats(manifest: dict) -> dict:
-    stats = (
-        manifest["label_stats"]["train"]
-        if "train" in manifest.get("label_stats", {})
-        else manifest["label_stats"]
-    )
+    stats = manifest["label_stats"]["train"]  # regression targets are standardised on train
     return {
         "hr_bpm": (float(stats["hr_bpm_mean"]), max(1.0, float(stats["hr_bpm_std"]))),
         "rr_bpm": (float(stats["rr_bpm_mean"]), max(0.5, float(stats["rr_bpm_std"]))),
@@ -194,14 +189,6 @@ def target_stats(manifest: dict) -> dict:
 
 def format_metrics(metrics: dict) -> str:
     return ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
-
-
-def json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    return value
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -214,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     ray.data.DataContext.get_current().enable_progress_bars = False
     from models.mbsl import MBSLEncoder, MBSLPretrainModel
     from models.mbsl_heads import MBSLDownstream
-    from pipelines.manifest import read_manifest
+    from pipelines.manifest import json_safe, read_manifest
     from pipelines.physio_schema import ACTIVITIES
     from training.checkpointing import load_model_weights
     from training.cli_flags import config_from_flags
