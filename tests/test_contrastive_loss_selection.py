@@ -14,9 +14,8 @@ import os
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
-from loopback_process_group import init_loopback_gloo, new_store_path
+from loopback_process_group import new_store_path, run_in_loopback_group
 from torch import nn
 
 from models.distributed import gather_with_grad
@@ -75,43 +74,43 @@ def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
 
 
-def _worker(rank: int, store_path: str, out_dir: str) -> None:
+def _rank_cases(rank: int, out_dir: str) -> None:
     """One process group for every case (spawning costs seconds on a shared CPU)."""
-    init_loopback_gloo(rank, WORLD, store_path)
+    x, valid = _data()
+    b = BATCH // WORLD
+    local_x = x[rank * b : (rank + 1) * b]
+    for case, (kwargs, use_valid) in CASES.items():
+        local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
+        model = nn.parallel.DistributedDataParallel(_model(**kwargs))
+        out, _ = model(local_x, local_valid)
+        out["loss"].backward()
+        queue = model.module.loss.queue
+        torch.save(
+            {
+                "grads": _grads(model.module),
+                "loss": float(out["loss"].detach()),
+                "queue": None if queue is None else queue.state_dict(),
+            },
+            os.path.join(out_dir, f"{case}_rank{rank}.pt"),
+        )
+    # Unequal local batches (3 vs 4 rows): every rank gets the same clear error.
     try:
-        x, valid = _data()
-        b = BATCH // WORLD
-        local_x = x[rank * b : (rank + 1) * b]
-        for case, (kwargs, use_valid) in CASES.items():
-            local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
-            model = nn.parallel.DistributedDataParallel(_model(**kwargs))
-            out, _ = model(local_x, local_valid)
-            out["loss"].backward()
-            queue = model.module.loss.queue
-            torch.save(
-                {
-                    "grads": _grads(model.module),
-                    "loss": float(out["loss"].detach()),
-                    "queue": None if queue is None else queue.state_dict(),
-                },
-                os.path.join(out_dir, f"{case}_rank{rank}.pt"),
-            )
-        # Unequal local batches (3 vs 4 rows): every rank gets the same clear error.
-        try:
-            gather_with_grad(torch.zeros(3 + rank, EMBED, requires_grad=True))
-            message = "no error"
-        except ValueError as err:
-            message = str(err)
-        with open(os.path.join(out_dir, f"unequal_rank{rank}.json"), "w") as f:
-            json.dump(message, f)
-    finally:
-        dist.destroy_process_group()
+        gather_with_grad(torch.zeros(3 + rank, EMBED, requires_grad=True))
+        message = "no error"
+    except ValueError as err:
+        message = str(err)
+    with open(os.path.join(out_dir, f"unequal_rank{rank}.json"), "w") as f:
+        json.dump(message, f)
 
 
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("ddp_selection")
-    mp.spawn(_worker, args=(new_store_path(out_dir), str(out_dir)), nprocs=WORLD)
+    mp.spawn(
+        run_in_loopback_group,
+        args=(WORLD, new_store_path(out_dir), _rank_cases, str(out_dir)),
+        nprocs=WORLD,
+    )
     return out_dir
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from loopback_process_group import init_loopback_gloo, new_store_path
+from loopback_process_group import new_store_path, run_in_loopback_group
 from torch import nn
 
 from models.distributed import gather_with_grad, get_rank, get_world_size, is_distributed
@@ -58,34 +58,34 @@ def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
 CASES = {"local": (True, False), "valid": (True, True), "full": (False, False)}
 
 
-def _worker(rank: int, store_path: str, out_dir: str) -> None:
+def _rank_cases(rank: int, out_dir: str) -> None:
     """One process group for every case (spawning costs seconds on a shared CPU)."""
-    init_loopback_gloo(rank, WORLD, store_path)
-    try:
-        assert is_distributed() and get_rank() == rank and get_world_size() == WORLD
-        x, valid = _data()
-        b = BATCH // WORLD
-        local_x = x[rank * b : (rank + 1) * b]
-        for case, (local_loss, use_valid) in CASES.items():
-            local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
-            model = nn.parallel.DistributedDataParallel(_model(local_loss=local_loss))
-            out, z_local = model(local_x, local_valid)
-            out["loss"].backward()
-            gathered = gather_with_grad(z_local.detach().transpose(0, 1)).transpose(0, 1)
-            losses: list = [None] * WORLD
-            dist.all_gather_object(losses, float(out["loss"].detach()))
-            torch.save(
-                {"grads": _grads(model.module), "gathered": gathered, "losses": losses},
-                os.path.join(out_dir, f"{case}_rank{rank}.pt"),
-            )
-    finally:
-        dist.destroy_process_group()
+    assert is_distributed() and get_rank() == rank and get_world_size() == WORLD
+    x, valid = _data()
+    b = BATCH // WORLD
+    local_x = x[rank * b : (rank + 1) * b]
+    for case, (local_loss, use_valid) in CASES.items():
+        local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
+        model = nn.parallel.DistributedDataParallel(_model(local_loss=local_loss))
+        out, z_local = model(local_x, local_valid)
+        out["loss"].backward()
+        gathered = gather_with_grad(z_local.detach().transpose(0, 1)).transpose(0, 1)
+        losses: list = [None] * WORLD
+        dist.all_gather_object(losses, float(out["loss"].detach()))
+        torch.save(
+            {"grads": _grads(model.module), "gathered": gathered, "losses": losses},
+            os.path.join(out_dir, f"{case}_rank{rank}.pt"),
+        )
 
 
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(new_store_path(out_dir), str(out_dir)), nprocs=WORLD)
+    mp.spawn(
+        run_in_loopback_group,
+        args=(WORLD, new_store_path(out_dir), _rank_cases, str(out_dir)),
+        nprocs=WORLD,
+    )
     return out_dir
 
 

@@ -12,10 +12,9 @@ import os
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
-from loopback_process_group import init_loopback_gloo, new_store_path
+from loopback_process_group import new_store_path, run_in_loopback_group
 from torch import nn
 
 from models.losses.memory_queue import CrossModalMemoryQueue
@@ -36,15 +35,11 @@ def _global_batch(step: int) -> torch.Tensor:
     return torch.cat([_step_embeddings(step, r) for r in range(WORLD)], dim=1)
 
 
-def _queue_worker(rank: int, store_path: str, out_dir: str) -> None:
-    init_loopback_gloo(rank, WORLD, store_path)
-    try:
-        queue = CrossModalMemoryQueue(GROUPS, EMBED, size=K).double()
-        for step in range(STEPS):
-            queue.dequeue_and_enqueue(_step_embeddings(step, rank))
-        torch.save(queue.state_dict(), os.path.join(out_dir, f"queue_rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+def _rank_queue(rank: int, out_dir: str) -> None:
+    queue = CrossModalMemoryQueue(GROUPS, EMBED, size=K).double()
+    for step in range(STEPS):
+        queue.dequeue_and_enqueue(_step_embeddings(step, rank))
+    torch.save(queue.state_dict(), os.path.join(out_dir, f"queue_rank{rank}.pt"))
 
 
 def _expected_ring(steps: int) -> torch.Tensor:
@@ -57,7 +52,11 @@ def _expected_ring(steps: int) -> torch.Tensor:
 
 
 def test_two_workers_enqueue_global_batch_in_rank_order(tmp_path):
-    mp.spawn(_queue_worker, args=(new_store_path(tmp_path), str(tmp_path)), nprocs=WORLD)
+    mp.spawn(
+        run_in_loopback_group,
+        args=(WORLD, new_store_path(tmp_path), _rank_queue, str(tmp_path)),
+        nprocs=WORLD,
+    )
     expected = _expected_ring(STEPS)
     n_written = STEPS * WORLD * LOCAL_B  # 24 windows into 10 slots
     for rank in range(WORLD):
