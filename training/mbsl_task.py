@@ -21,6 +21,7 @@ from torch import nn
 
 from models.mbsl import MBSLConfig, MBSLEncoder, MBSLPretrainModel
 from models.mbsl_heads import MBSLDownstream, downstream_loss
+from training.mbsl_validation import mbsl_validation_metrics
 
 SIGNAL_COLUMNS = ("signals", "channel_present")
 LABEL_COLUMNS = ("hr_bpm", "rr_bpm", "activity", "apnea")
@@ -74,6 +75,13 @@ class MBSLPretrainTask:
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"model_config": self.model_config, "grouping": self.grouping}
+
+    def validation_metrics(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        """``val_rr_mae_bpm``, ``val_hr_mae_bpm``: linear probes of the frozen encoder, fitted
+        on a fixed subset of training windows, measured on the validation split (rank 0 only;
+        ``{}`` without the ``probe_train``/``val`` datasets), see :mod:`training.mbsl_validation`.
+        """
+        return mbsl_validation_metrics(model, device)
 
 
 @dataclass

@@ -5,6 +5,11 @@ loop config and a Ray Dataset of training rows, sizes the run from flags
 (``ScalingConfig(num_workers, use_gpu)``), keeps checkpoints under a stable run name
 (``RunConfig(name, storage_path)``: resubmitting resumes) and retries failed workers
 (``FailureConfig(max_failures)``).
+
+Extra datasets (e.g. a probe subset of the training split and the validation split that a task's
+``validation_metrics`` reads with ``ray.train.get_dataset_shard``) reach every worker whole: only
+``train`` is split across workers (``DataConfig(datasets_to_split=["train"])``). ``callbacks``
+are Ray Train ``UserCallback``s, e.g. Ray Tune's ``TuneReportCallback`` inside a sweep trial.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import replace
 
 import ray.data
 import ray.train
+from ray.data.dataset import MaterializedDataset
 from ray.train.torch import TorchTrainer
 
 from training.loop import train_fn_per_worker
@@ -34,13 +40,37 @@ def steps_per_epoch(train_rows: int, loop: TrainLoopConfig) -> int:
     return (train_rows // loop.num_workers) // loop.batch_size_per_worker
 
 
+def task_columns_only(dataset: ray.data.Dataset, columns: tuple[str, ...]) -> ray.data.Dataset:
+    """``dataset`` restricted to the task's columns.
+
+    A materialized dataset that holds exactly those columns is passed on as it is: projecting
+    it again would add a map operator, i.e. Ray Data tasks that need a CPU in every run
+    (in a sweep, every trial competes for those CPUs with the other trials' Train workers).
+    """
+    if isinstance(dataset, MaterializedDataset) and set(dataset.columns()) == set(columns):
+        return dataset
+    return dataset.select_columns(list(columns))
+
+
 def run_training(
     task: TrainingTask,
     loop: TrainLoopConfig,
     train_dataset: ray.data.Dataset,
     train_rows: int,
+    extra_datasets: dict[str, ray.data.Dataset] | None = None,
+    callbacks: list | None = None,
 ) -> ray.train.Result:
-    """Train ``task`` on ``train_dataset`` with ``loop.num_workers`` Ray Train workers."""
+    """Train ``task`` on ``train_dataset`` with ``loop.num_workers`` Ray Train workers.
+
+    Args:
+        task: The system to train.
+        loop: How to train (workers, epochs, batch size, run name, storage ...).
+        train_dataset: Training rows, split equally across the workers.
+        train_rows: Row count of ``train_dataset`` (sizes the learning-rate schedule).
+        extra_datasets: Named datasets every worker receives whole (not split); ``None``
+            keeps the plain single-dataset run.
+        callbacks: Ray Train callbacks for the run (``RunConfig(callbacks=...)``).
+    """
     loop = replace(loop, storage_path=absolute_storage_path(loop.storage_path))
     loop = replace(loop, steps_per_epoch=steps_per_epoch(train_rows, loop))
     if loop.steps_per_epoch < 1:
@@ -48,6 +78,13 @@ def run_training(
             f"{train_rows} training rows give no full batch for {loop.num_workers} workers x "
             f"{loop.batch_size_per_worker} rows; lower --batch-size or --num-workers"
         )
+    datasets = {"train": task_columns_only(train_dataset, task.columns)}
+    dataset_config = None  # Ray Train's default: split every dataset (here only 'train')
+    if extra_datasets:
+        if "train" in extra_datasets:
+            raise ValueError("extra_datasets must not redefine 'train'")
+        datasets.update(extra_datasets)
+        dataset_config = ray.train.DataConfig(datasets_to_split=["train"])
     trainer = TorchTrainer(
         train_fn_per_worker,
         torch_config=LoopbackTorchConfig(),
@@ -62,7 +99,9 @@ def run_training(
             storage_path=loop.storage_path,
             failure_config=ray.train.FailureConfig(max_failures=loop.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=loop.num_to_keep),
+            callbacks=list(callbacks or []),
         ),
-        datasets={"train": train_dataset.select_columns(list(task.columns))},
+        datasets=datasets,
+        dataset_config=dataset_config,
     )
     return trainer.fit()
