@@ -65,13 +65,23 @@ def info_nce(
             loss_qk = -(t * F.log_softmax(logits, dim=1)).sum(dim=1)  # B
             loss_kq = -(t.T * F.log_softmax(logits.T, dim=1)).sum(dim=1)  # B
         per_window = 0.5 * (loss_qk + loss_kq)
+    return reduce_per_window(per_window, reduction)
+
+
+def check_reduction(reduction: str) -> None:
+    """Raise for anything but ``"mean"``, ``"sum"`` or ``"none"``."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def reduce_per_window(per_window: Tensor, reduction: str) -> Tensor:
+    """The per-window losses [B] as a mean, a sum, or as they are (``"none"``)."""
+    check_reduction(reduction)
     if reduction == "mean":
         return per_window.mean()
     if reduction == "sum":
         return per_window.sum()
-    if reduction == "none":
-        return per_window
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return per_window
 
 
 def local_global_info_nce(

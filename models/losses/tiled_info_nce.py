@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.losses.info_nce import _as_float, _loss_dtype
+from models.losses.info_nce import _as_float, _loss_dtype, check_reduction, reduce_per_window
 
 DEFAULT_TILE = (
     2048  # rows and columns per tile: B=8192 CPU fwd+bwd 1.1 s (1024-4096 within 10%, 8192 +25%)
@@ -172,6 +172,24 @@ def _symmetric_backward(
     return grad_q / tau, grad_k
 
 
+def _masked_logit_tile(
+    flat: Tensor,
+    scaled_rows: Tensor,
+    cols: Tensor,
+    col_valid: Tensor | None,
+    row_range: tuple[int, int],
+    col_range: tuple[int, int],
+) -> Tensor:
+    """One tile ``s = rows cols^T / tau`` (tr x tc, written into ``flat``) with the columns that
+    are no candidates (``col_valid == False``) at ``-inf``."""
+    (r0, r1), (c0, c1) = row_range, col_range
+    s = _tile_buffer(flat, r1 - r0, c1 - c0)
+    torch.mm(scaled_rows[r0:r1], cols[c0:c1].t(), out=s)
+    if col_valid is not None:
+        s.masked_fill_(~col_valid[None, c0:c1], float("-inf"))
+    return s
+
+
 class _TiledRowCrossEntropy(torch.autograd.Function):
     """Per-row cross-entropy [b] of ``s = rows cols^T / tau`` ([b, N]) with target column
     ``offset + i`` for row i; columns with ``col_valid == False`` are no candidates."""
@@ -192,10 +210,7 @@ class _TiledRowCrossEntropy(torch.autograd.Function):
         s_flat = torch.empty(min(tile, b) * min(tile, n), dtype=rows.dtype, device=rows.device)
         for r0, r1 in _ranges(b, tile):
             for c0, c1 in _ranges(n, tile):
-                s = _tile_buffer(s_flat, r1 - r0, c1 - c0)  # s: tr x tc
-                torch.mm(rs[r0:r1], cols[c0:c1].t(), out=s)
-                if col_valid is not None:
-                    s.masked_fill_(~col_valid[None, c0:c1], float("-inf"))
+                s = _masked_logit_tile(s_flat, rs, cols, col_valid, (r0, r1), (c0, c1))
                 m = s.amax(1).nan_to_num_(neginf=0.0)  # tr; 0 where the tile is all masked
                 part = s.sub_(m[:, None]).exp_().sum(1).log_().add_(m)
                 torch.logaddexp(lse[r0:r1], part, out=lse[r0:r1])
@@ -218,10 +233,7 @@ class _TiledRowCrossEntropy(torch.autograd.Function):
             s_flat = torch.empty(min(tile, b) * min(tile, n), dtype=rows.dtype, device=rows.device)
             for r0, r1 in _ranges(b, tile):
                 for c0, c1 in _ranges(n, tile):
-                    s = _tile_buffer(s_flat, r1 - r0, c1 - c0)  # s: tr x tc
-                    torch.mm(rs[r0:r1], cols[c0:c1].t(), out=s)
-                    if col_valid is not None:
-                        s.masked_fill_(~col_valid[None, c0:c1], float("-inf"))
+                    s = _masked_logit_tile(s_flat, rs, cols, col_valid, (r0, r1), (c0, c1))
                     s.sub_(shift[r0:r1, None]).exp_()  # g_i p_ij
                     if mul is not None:
                         s.mul_(mul[r0:r1, None])
@@ -264,19 +276,14 @@ def tiled_info_nce(
     """
     if tile_size < 1:
         raise ValueError(f"tile_size must be >= 1, got {tile_size}")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    check_reduction(reduction)
     dtype = _loss_dtype(query, key)
     with torch.autocast(device_type=query.device.type, enabled=False):
         q = F.normalize(query.to(dtype), dim=-1)
         k = F.normalize(key.to(dtype), dim=-1)
         tau = _as_float(temperature, dtype, q.device)
         per_window = _SymmetricTiledInfoNCE.apply(q, k, tau, soft_targets, int(tile_size))  # B
-    if reduction == "mean":
-        return per_window.mean()
-    if reduction == "sum":
-        return per_window.sum()
-    return per_window
+    return reduce_per_window(per_window, reduction)
 
 
 def tiled_local_global_info_nce(
