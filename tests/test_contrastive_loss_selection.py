@@ -16,6 +16,15 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from loopback_process_group import new_store_path, run_in_loopback_group
+from tiny_group_model import (
+    BATCH,
+    EMBED,
+    GROUPS,
+    TinyGroupModel,
+    parameter_grads,
+    tiny_batch,
+    tiny_model,
+)
 from torch import nn
 
 from models.distributed import gather_with_grad
@@ -23,7 +32,7 @@ from models.losses import MultiGroupContrastiveLoss
 from models.losses.contrastive_loss_config import ContrastiveLossConfig
 from models.mbsl import MBSLConfig, MBSLPretrainModel
 
-WORLD, BATCH, GROUPS, IN_DIM, EMBED, QUEUE = 2, 8, 3, 6, 4, 12
+WORLD, QUEUE = 2, 12
 
 # case -> (loss kwargs, use the validity mask)
 CASES = {
@@ -36,32 +45,8 @@ CASES = {
 }
 
 
-class TinyGroupModel(nn.Module):
-    """[B, G, IN_DIM] -> (loss dict, [G, B, E]); one linear map per group plus the loss."""
-
-    def __init__(self, **loss_kwargs) -> None:
-        super().__init__()
-        self.maps = nn.ModuleList(nn.Linear(IN_DIM, EMBED) for _ in range(GROUPS))
-        self.loss = MultiGroupContrastiveLoss(
-            temperature=0.3, learn_temperature=True, n_groups=GROUPS, embed_dim=EMBED, **loss_kwargs
-        )
-
-    def forward(self, x, valid=None):
-        z = torch.stack([m(x[:, g]) for g, m in enumerate(self.maps)])  # G x B x E
-        return self.loss(z, valid=valid), z
-
-
-def _data():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(BATCH, GROUPS, IN_DIM, generator=g, dtype=torch.float64)
-    valid = torch.ones(GROUPS, BATCH, dtype=torch.bool)
-    valid[2, [1, 6]] = False  # two windows lack group 2
-    return x, valid
-
-
 def _model(**loss_kwargs) -> TinyGroupModel:
-    torch.manual_seed(1)
-    model = TinyGroupModel(**loss_kwargs).double()
+    model = tiny_model(**loss_kwargs)
     if model.loss.queue is not None:  # the same past negatives on every rank
         g = torch.Generator().manual_seed(2)
         past = torch.randn(GROUPS, QUEUE - 3, EMBED, generator=g, dtype=torch.float64)
@@ -70,13 +55,9 @@ def _model(**loss_kwargs) -> TinyGroupModel:
     return model
 
 
-def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
-
-
 def _rank_cases(rank: int, out_dir: str) -> None:
     """One process group for every case (spawning costs seconds on a shared CPU)."""
-    x, valid = _data()
+    x, valid = tiny_batch()
     b = BATCH // WORLD
     local_x = x[rank * b : (rank + 1) * b]
     for case, (kwargs, use_valid) in CASES.items():
@@ -87,7 +68,7 @@ def _rank_cases(rank: int, out_dir: str) -> None:
         queue = model.module.loss.queue
         torch.save(
             {
-                "grads": _grads(model.module),
+                "grads": parameter_grads(model.module),
                 "loss": float(out["loss"].detach()),
                 "queue": None if queue is None else queue.state_dict(),
             },
@@ -116,7 +97,7 @@ def ddp_results(tmp_path_factory):
 
 def _single_process(case: str):
     kwargs, use_valid = CASES[case]
-    x, valid = _data()
+    x, valid = tiny_batch()
     reference = _model(**{**kwargs, "loss": "full"})  # the plain N x N loss, whole batch
     out, _ = reference(x, valid if use_valid else None)
     out["loss"].backward()
@@ -126,7 +107,7 @@ def _single_process(case: str):
 @pytest.mark.parametrize("case", list(CASES))
 def test_ddp_gradients_equal_single_process_full_batch(ddp_results, case):
     reference, out = _single_process(case)
-    expected = _grads(reference)
+    expected = parameter_grads(reference)
     losses = []
     for rank in range(WORLD):
         result = torch.load(ddp_results / f"{case}_rank{rank}.pt")
@@ -149,13 +130,13 @@ def test_unequal_local_batches_raise_instead_of_hanging(ddp_results):
 
 @pytest.mark.parametrize("queue", [False, True])
 def test_full_local_tiled_agree_single_process(queue):
-    x, valid = _data()
+    x, valid = tiny_batch()
     results = {}
     for loss in ("full", "local", "tiled"):
         model = _model(loss=loss, tile_size=3, queue_size=QUEUE if queue else 0)
         out, _ = model(x, valid)
         out["loss"].backward()
-        results[loss] = (out["loss"].detach(), _grads(model))
+        results[loss] = (out["loss"].detach(), parameter_grads(model))
     want_loss, want_grads = results["full"]
     for loss in ("local", "tiled"):
         got_loss, got_grads = results[loss]
@@ -165,7 +146,7 @@ def test_full_local_tiled_agree_single_process(queue):
 
 
 def test_queue_enqueues_only_in_training_mode():
-    x, _ = _data()
+    x, _ = tiny_batch()
     model = _model(loss="local", queue_size=QUEUE)
     filled = int(model.loss.queue.filled)
     with torch.no_grad():

@@ -15,44 +15,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from loopback_process_group import new_store_path, run_in_loopback_group
+from tiny_group_model import BATCH, parameter_grads, tiny_batch, tiny_model
 from torch import nn
 
 from models.distributed import gather_with_grad, get_rank, get_world_size, is_distributed
-from models.losses import MultiGroupContrastiveLoss
 
-WORLD, BATCH, GROUPS, IN_DIM, EMBED = 2, 8, 3, 6, 4
-
-
-class TinyGroupModel(nn.Module):
-    """[B, G, IN_DIM] -> loss dict; one linear map per group plus the contrastive loss."""
-
-    def __init__(self, **loss_kwargs) -> None:
-        super().__init__()
-        self.maps = nn.ModuleList(nn.Linear(IN_DIM, EMBED) for _ in range(GROUPS))
-        self.loss = MultiGroupContrastiveLoss(
-            temperature=0.3, learn_temperature=True, **loss_kwargs
-        )
-
-    def forward(self, x, valid=None):
-        z = torch.stack([m(x[:, g]) for g, m in enumerate(self.maps)])  # G x B x E
-        return self.loss(z, valid=valid), z
-
-
-def _data():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(BATCH, GROUPS, IN_DIM, generator=g, dtype=torch.float64)
-    valid = torch.ones(GROUPS, BATCH, dtype=torch.bool)
-    valid[2, [1, 6]] = False  # two windows lack group 2
-    return x, valid
-
-
-def _model(**loss_kwargs) -> TinyGroupModel:
-    torch.manual_seed(1)
-    return TinyGroupModel(**loss_kwargs).double()
-
-
-def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+WORLD = 2
 
 
 CASES = {"local": (True, False), "valid": (True, True), "full": (False, False)}
@@ -61,19 +29,19 @@ CASES = {"local": (True, False), "valid": (True, True), "full": (False, False)}
 def _rank_cases(rank: int, out_dir: str) -> None:
     """One process group for every case (spawning costs seconds on a shared CPU)."""
     assert is_distributed() and get_rank() == rank and get_world_size() == WORLD
-    x, valid = _data()
+    x, valid = tiny_batch()
     b = BATCH // WORLD
     local_x = x[rank * b : (rank + 1) * b]
     for case, (local_loss, use_valid) in CASES.items():
         local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
-        model = nn.parallel.DistributedDataParallel(_model(local_loss=local_loss))
+        model = nn.parallel.DistributedDataParallel(tiny_model(local_loss=local_loss))
         out, z_local = model(local_x, local_valid)
         out["loss"].backward()
         gathered = gather_with_grad(z_local.detach().transpose(0, 1)).transpose(0, 1)
         losses: list = [None] * WORLD
         dist.all_gather_object(losses, float(out["loss"].detach()))
         torch.save(
-            {"grads": _grads(model.module), "gathered": gathered, "losses": losses},
+            {"grads": parameter_grads(model.module), "gathered": gathered, "losses": losses},
             os.path.join(out_dir, f"{case}_rank{rank}.pt"),
         )
 
@@ -92,11 +60,11 @@ def ddp_results(tmp_path_factory):
 @pytest.mark.parametrize("case", list(CASES))
 def test_ddp_gradients_equal_single_process_full_batch(ddp_results, case):
     _, use_valid = CASES[case]
-    x, valid = _data()
-    reference = _model()
+    x, valid = tiny_batch()
+    reference = tiny_model()
     out, z_full = reference(x, valid if use_valid else None)
     out["loss"].backward()
-    expected = _grads(reference)
+    expected = parameter_grads(reference)
     for rank in range(WORLD):
         result = torch.load(ddp_results / f"{case}_rank{rank}.pt")
         # The gathered negatives are the global batch, in rank order.
