@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from regression_task import FEATURES, RegressionTask
 from torch import nn
 
 from models.distributed import gather_with_grad, get_rank
@@ -21,8 +22,6 @@ from models.losses.info_nce import info_nce
 from models.losses.multi_group_contrastive import MultiGroupContrastiveLoss
 from training.loop_config import TrainLoopConfig
 from training.trainer import run_training
-
-FEATURES = 6
 
 
 class TwoViewEncoder(nn.Module):
@@ -77,27 +76,6 @@ class RecordingContrastiveTask:
 
     def checkpoint_extras(self):
         return {}
-
-
-@dataclass
-class RegressionTask:
-    """A small supervised task for the fault-tolerance tests."""
-
-    name: str = "regression"
-    columns: tuple[str, ...] = ("x", "row_id")
-
-    def build_model(self) -> nn.Module:
-        return nn.Linear(FEATURES, 1)
-
-    def batch_to_tensors(self, batch, device):
-        return {"x": torch.as_tensor(batch["x"]).float().to(device)}
-
-    def training_loss(self, model, batch):
-        target = batch["x"].sum(dim=1, keepdim=True)
-        return ((model(batch["x"]) - target) ** 2).mean(), {}
-
-    def checkpoint_extras(self):
-        return {"note": "regression"}
 
 
 def make_rows(ray, n: int):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from ray import tune
+from regression_task import FEATURES, RegressionTask
 from torch import nn
 
 from training.sweep import (
@@ -26,8 +27,6 @@ from training.sweep import (
     trial_runs_path,
     tune_report_callbacks,
 )
-
-FEATURES = 6
 
 
 def test_search_space_from_json_spec_and_parameter_kinds():
@@ -62,22 +61,15 @@ def test_concurrency_fits_train_workers_into_the_cluster():
 
 
 @dataclass
-class ToyRegressionTask:
-    """A linear regression with a per-epoch validation metric (what the sweep compares)."""
+class ToyRegressionTask(RegressionTask):
+    """The regression task with a per-epoch validation metric (what the sweep compares)."""
 
     name: str = "toy"
     columns: tuple[str, ...] = ("x",)
 
     def build_model(self) -> nn.Module:
         torch.manual_seed(0)
-        return nn.Linear(FEATURES, 1)
-
-    def batch_to_tensors(self, batch, device):
-        return {"x": torch.as_tensor(batch["x"]).float().to(device)}
-
-    def training_loss(self, model, batch):
-        target = batch["x"].sum(dim=1, keepdim=True)
-        return ((model(batch["x"]) - target) ** 2).mean(), {}
+        return super().build_model()
 
     def validation_metrics(self, model, device):
         import ray.train
@@ -86,9 +78,6 @@ class ToyRegressionTask:
             return {}
         x = torch.as_tensor(np.random.default_rng(1).normal(size=(64, FEATURES))).float()
         return {"val_mse": float(((model(x.to(device)) - x.sum(1, keepdim=True)) ** 2).mean())}
-
-    def checkpoint_extras(self):
-        return {}
 
 
 def toy_driver_fn(config: dict, runs_path: str) -> None:
