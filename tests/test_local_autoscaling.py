@@ -26,6 +26,7 @@ import yaml
 
 from tests.test_ray_job_submit import (
     VENV_BIN,
+    assert_job_succeeded,
     free_port,
     is_loopback,
     listening_addresses_of,
@@ -165,12 +166,7 @@ def test_local_cluster_scales_up_for_ingest_and_down_when_idle(autoscaling_head,
     output, _ = submit.communicate(timeout=60)
     job_seconds = time.time() - started
     assert submit.returncode == 0, output[-4000:]
-    status = subprocess.run(
-        [str(VENV_BIN / "ray"), "job", "status", "--address", address, submission_id],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    # The CLI reports the terminal state SUCCEEDED as "Job '<id>' succeeded".
-    assert f"Job '{submission_id}' succeeded" in status.stdout + status.stderr, status.stdout
+    assert_job_succeeded(address, submission_id, env)
     result = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
     assert result["totals"]["written"] > 0
     assert result["totals"]["read"] == result["totals"]["written"] + result["totals"]["rejected"]

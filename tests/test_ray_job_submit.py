@@ -81,6 +81,16 @@ def process_group_pids(pgid: int) -> set[int]:
     return pids
 
 
+def assert_job_succeeded(address: str, submission_id: str, env: dict[str, str]) -> None:
+    """``ray job status`` says the job reached its terminal state SUCCEEDED."""
+    status = subprocess.run(
+        [str(VENV_BIN / "ray"), "job", "status", "--address", address, submission_id],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    # The CLI reports the terminal state SUCCEEDED as "Job '<id>' succeeded".
+    assert f"Job '{submission_id}' succeeded" in status.stdout + status.stderr, status.stdout
+
+
 @pytest.fixture()
 def loopback_head(tmp_path):
     """A Ray head on 127.0.0.1 (token auth on), owned by this test only."""
@@ -159,12 +169,7 @@ def test_ray_job_submit_train_mbsl(loopback_head, tmp_path):
     )  # fmt: skip
     output = submit.stdout + submit.stderr
     assert submit.returncode == 0, output[-4000:]
-    status = subprocess.run(
-        [str(VENV_BIN / "ray"), "job", "status", "--address", address, submission_id],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    # The CLI reports the terminal state SUCCEEDED as "Job '<id>' succeeded".
-    assert f"Job '{submission_id}' succeeded" in status.stdout + status.stderr, status.stdout
+    assert_job_succeeded(address, submission_id, env)
     result_lines = [line for line in submit.stdout.splitlines() if line.startswith("{")]
     assert result_lines, output[-4000:]
     result = json.loads(result_lines[-1])
