@@ -338,11 +338,11 @@ def run_sweep(
             flush=True,
         )
         tuner = build_tuner(trainable, search_space, config, max_concurrent, callbacks)
-    # The registry of the trials' Train reservations is created (and owned) here, so that it
-    # lives as long as the sweep, not as long as the first trial that looks it up.
-    registry = placement_group_registry()
+    # The registry of the trials' Train reservations is created (and owned) here and held
+    # while the sweep runs, so it lives as long as the sweep, not as long as the first trial
+    # that looks it up.
+    registry = placement_group_registry()  # noqa: F841 (held, not called)
     grid = tuner.fit()
-    del registry
     return SweepOutcome(
         config=config,
         trials=trial_records(grid, config, sorted(search_space)),
