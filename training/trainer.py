@@ -9,7 +9,8 @@ loop config and a Ray Dataset of training rows, sizes the run from flags
 Extra datasets (e.g. a probe subset of the training split and the validation split that a task's
 ``validation_metrics`` reads with ``ray.train.get_dataset_shard``) reach every worker whole: only
 ``train`` is split across workers (``DataConfig(datasets_to_split=["train"])``). ``callbacks``
-are Ray Train ``UserCallback``s, e.g. Ray Tune's ``TuneReportCallback`` inside a sweep trial.
+are Ray Train callbacks, e.g. inside a sweep trial Ray Tune's ``TuneReportCallback`` and the
+recorder of the trial's worker reservation (:mod:`training.trial_reservations`).
 """
 
 from __future__ import annotations

@@ -39,13 +39,19 @@ class PlacementGroupRegistry:
 
 
 def placement_group_registry():
-    """The registry actor, shared by the sweep driver and all trials.
+    """The registry actor of this Ray job's sweep, shared by its driver and all its trials.
 
-    The sweep driver calls this first and so owns the actor (``lifetime=None``: it dies with the
+    The name carries the job id (trials and their Train controllers run in the driver's job),
+    so sweeps that other drivers run on the same cluster keep registries of their own. The
+    sweep driver calls this first and so owns the actor (``lifetime=None``: it dies with the
     driver); trials look the same actor up by name.
     """
+    job_id = ray.get_runtime_context().get_job_id()
     return PlacementGroupRegistry.options(
-        name=REGISTRY_NAME, namespace=REGISTRY_NAMESPACE, get_if_exists=True, lifetime=None
+        name=f"{REGISTRY_NAME}_{job_id}",
+        namespace=REGISTRY_NAMESPACE,
+        get_if_exists=True,
+        lifetime=None,
     ).remote()
 
 
