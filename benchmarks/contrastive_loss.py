@@ -27,18 +27,15 @@ otherwise its fields are ``null``. The last output line is one JSON object.
 
 from __future__ import annotations
 
+import argparse
+import json
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
 
 NAIVE_BYTES_PER_ELEM = 28.0  # measured peak of info_nce fwd+bwd: ~7 float32 B x B matrices
 TILED_BYTES_PER_ROW_DIM = 48.0  # normalised copies, scaled copies, gradients: ~12 B x E floats
@@ -78,8 +75,8 @@ def child_main(args: argparse.Namespace) -> None:
     """Run one loss: memory (warm-up run), median time, gradients to ``args.grad_path``."""
     import torch
 
-    from models.losses.info_nce import info_nce
-    from models.losses.tiled_info_nce import tiled_info_nce
+    from crossmodal_ray.models.losses.info_nce import info_nce
+    from crossmodal_ray.models.losses.tiled_info_nce import tiled_info_nce
 
     device = torch.device(args.device)
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
@@ -277,7 +274,7 @@ def plot_scan(rows: list[dict], args: argparse.Namespace, path: Path) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from models.losses.tiled_info_nce import DEFAULT_TILE
+    from crossmodal_ray.models.losses.tiled_info_nce import DEFAULT_TILE
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=16384, help="rows B (windows)")

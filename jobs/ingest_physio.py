@@ -8,17 +8,13 @@ Prints one progress line per stage and record, and ends with exactly one JSON li
 path, rows per split, totals (read/written/rejected), rejected by stage and seconds.
 """
 
-import sys, pathlib  # noqa: E401,I001 - the repo root must be importable before anything else
+import argparse
+import json
+import time
+from pathlib import Path
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from pipelines.physio_ingest import FORMATS, PhysioIngestConfig, run_physio_ingest  # noqa: E402
-from training.ray_runtime import init_ray  # noqa: E402
+from crossmodal_ray.pipelines.physio.ingest import FORMATS, PhysioIngestConfig, run_physio_ingest
+from crossmodal_ray.training.ray_runtime import init_ray
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

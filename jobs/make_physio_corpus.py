@@ -1,20 +1,17 @@
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # noqa: E401, E702, I001  # fmt: skip
-
 # Generate the bundled MBSL sample corpus as WFDB records (cached: reruns return at once).
 #
 #     python jobs/make_physio_corpus.py --out data/raw/physio_sample --subjects 20 --duration-s 600
 #
 # Every field of PhysioSimulationConfig is a kebab-case flag (--subjects for n_subjects).
 # Prints one line per subject, then one JSON object: out, subjects, records, seconds, cached.
-# (The sys.path line comes first so that the job runs from a clean clone without installing.)
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
+import argparse
+import dataclasses
+import json
+import time
 
-from pipelines.sample_corpus.physio_simulation import PhysioSimulationConfig  # noqa: E402
-from pipelines.sample_corpus.physio_wfdb_corpus import (  # noqa: E402
+from crossmodal_ray.pipelines.sample_corpus.physio.simulation import PhysioSimulationConfig
+from crossmodal_ray.pipelines.sample_corpus.physio.wfdb_corpus import (
     is_cached_corpus,
     make_physio_wfdb_corpus,
 )

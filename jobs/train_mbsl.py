@@ -19,17 +19,13 @@ folder. Resubmitting with the same ``--run-name`` and ``--storage-path`` resumes
 
 from __future__ import annotations
 
-import sys
+import argparse
+import dataclasses
+import json
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-
-from training.ray_runtime import apply_local_ray_env, init_ray  # noqa: E402
+from crossmodal_ray.training.ray_runtime import apply_local_ray_env, init_ray
 
 apply_local_ray_env()
 
@@ -40,9 +36,9 @@ DEFAULT_STORAGE = REPO_ROOT / "runs"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from models.mbsl import MBSLConfig
-    from training.cli_flags import add_config_flags
-    from training.loop_config import TrainLoopConfig
+    from crossmodal_ray.models.mbsl.model import MBSLConfig
+    from crossmodal_ray.training.cli_flags import add_config_flags
+    from crossmodal_ray.training.loop_config import TrainLoopConfig
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,8 +99,8 @@ def ensure_sample_corpus(args: argparse.Namespace) -> Path:
         if not raw_dir.exists():
             raise SystemExit(f"--raw-dir {raw_dir} does not exist")
         return raw_dir
-    from pipelines.sample_corpus.physio_simulation import PhysioSimulationConfig
-    from pipelines.sample_corpus.physio_wfdb_corpus import make_physio_wfdb_corpus
+    from crossmodal_ray.pipelines.sample_corpus.physio.simulation import PhysioSimulationConfig
+    from crossmodal_ray.pipelines.sample_corpus.physio.wfdb_corpus import make_physio_wfdb_corpus
 
     progress(
         f"sample corpus: {args.sample_subjects} subjects x {args.sample_duration_s:.0f} s at {raw_dir}"
@@ -117,8 +113,8 @@ def ensure_sample_corpus(args: argparse.Namespace) -> Path:
 
 def ensure_shards(args: argparse.Namespace, raw_dir: Path) -> tuple[str, dict]:
     """Ingest ``raw_dir`` into the shard corpus unless a finished corpus is already there."""
-    from pipelines.manifest import read_manifest
-    from pipelines.physio_ingest import PhysioIngestConfig, run_physio_ingest
+    from crossmodal_ray.pipelines.core.manifest import read_manifest
+    from crossmodal_ray.pipelines.physio.ingest import PhysioIngestConfig, run_physio_ingest
 
     corpus = args.corpus or raw_dir.name
     manifest_path = Path(args.shards_dir) / corpus / "_manifest.json"
@@ -137,7 +133,7 @@ def has_manifest(args: argparse.Namespace) -> bool:
 
 
 def split_datasets(args: argparse.Namespace, corpus: str) -> dict:
-    from pipelines.shard_reader import read_split
+    from crossmodal_ray.pipelines.core.shard_reader import read_split
 
     return {split: read_split(args.shards_dir, corpus, split) for split in ("train", "val", "test")}
 
@@ -146,7 +142,7 @@ def fit_grouping(args, manifest: dict, train_ds):
     """Inter-modal distance on a sample of training windows, then channel clustering."""
     import numpy as np
 
-    from models.channel_grouping import ChannelGrouping
+    from crossmodal_ray.models.mbsl.channel_grouping import ChannelGrouping
 
     batches = train_ds.select_columns(["signals", "channel_present"]).iter_batches(
         batch_size=args.grouping_windows, batch_format="numpy"
@@ -162,7 +158,7 @@ def fit_grouping(args, manifest: dict, train_ds):
 
 
 def build_model_config(args, manifest: dict, grouping):
-    from models.mbsl import MBSLConfig
+    from crossmodal_ray.models.mbsl.model import MBSLConfig
 
     base = MBSLConfig.paper() if args.preset == "paper" else MBSLConfig.small()
     overrides = {
@@ -199,22 +195,22 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     ray.data.DataContext.get_current().enable_progress_bars = False
-    from models.mbsl import MBSLEncoder, MBSLPretrainModel
-    from models.mbsl_heads import MBSLDownstream
-    from pipelines.manifest import json_safe, read_manifest
-    from pipelines.physio_schema import ACTIVITIES
-    from training.checkpointing import load_model_weights
-    from training.cli_flags import config_from_flags
-    from training.loop_config import TrainLoopConfig
-    from training.mbsl_evaluation import (
+    from crossmodal_ray.models.mbsl.heads import MBSLDownstream
+    from crossmodal_ray.models.mbsl.model import MBSLEncoder, MBSLPretrainModel
+    from crossmodal_ray.pipelines.core.manifest import json_safe, read_manifest
+    from crossmodal_ray.pipelines.physio.schema import ACTIVITIES
+    from crossmodal_ray.training.checkpointing import load_model_weights
+    from crossmodal_ray.training.cli_flags import config_from_flags
+    from crossmodal_ray.training.loop_config import TrainLoopConfig
+    from crossmodal_ray.training.tasks.mbsl import MBSLFinetuneTask, MBSLPretrainTask
+    from crossmodal_ray.training.tasks.mbsl_evaluation import (
         collect_split,
         finetuned_metrics,
         mean_baseline_metrics,
         prefixed,
         probe_metrics,
     )
-    from training.mbsl_task import MBSLFinetuneTask, MBSLPretrainTask
-    from training.trainer import run_training
+    from crossmodal_ray.training.trainer import run_training
 
     if args.corpus and has_manifest(args) and not args.reingest:
         corpus = args.corpus  # a finished shard corpus: the raw folder is not needed

@@ -4,9 +4,9 @@ With no arguments it runs on the bundled sample corpus (made and ingested once, 
 ``jobs/train_mbsl.py`` does) with a local, loopback-only Ray: a short sweep (10 trials of at
 most 4 epochs on ~1.5k training windows, one Ray Train worker each, ASHA stopping poor trials
 after 1 and 2 epochs, Optuna's TPE proposing configurations) whose metric is the validation
-linear probe of respiration rate, ``val_rr_mae_bpm`` (:mod:`training.mbsl_validation`). The
+linear probe of respiration rate, ``val_rr_mae_bpm`` (:mod:`training.tasks.mbsl_validation`). The
 best trial's best checkpoint is then evaluated on the TEST split with the full probe protocol
-(:func:`training.mbsl_evaluation.probe_metrics`). The report goes to
+(:func:`training.tasks.mbsl_evaluation.probe_metrics`). The report goes to
 ``<storage-path>/<sweep-name>/report/`` (``report.md``, ``trials.csv``, plots); the last line
 printed is one JSON object::
 
@@ -24,19 +24,15 @@ such as ``{"temperature": {"loguniform": [0.03, 0.5]}, "patch_lengths": {"choice
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
-
-from jobs import train_mbsl  # noqa: E402
-from pipelines.manifest import json_safe  # noqa: E402
-from training.ray_runtime import apply_local_ray_env, init_ray  # noqa: E402
+from crossmodal_ray.pipelines.core.manifest import json_safe
+from crossmodal_ray.training.ray_runtime import apply_local_ray_env, init_ray
+from jobs import train_mbsl
 
 apply_local_ray_env()
 
@@ -103,8 +99,8 @@ def split_trial_config(
     config: dict[str, Any], model_config: dict[str, Any], loop_config: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply a sampled configuration to the model and loop configs (by field name)."""
-    from models.mbsl import MBSLConfig
-    from training.loop_config import TrainLoopConfig
+    from crossmodal_ray.models.mbsl.model import MBSLConfig
+    from crossmodal_ray.training.loop_config import TrainLoopConfig
 
     model_defaults, loop_defaults = MBSLConfig(), TrainLoopConfig()
     model_config, loop_config = dict(model_config), dict(loop_config)
@@ -128,10 +124,10 @@ def train_driver_fn(
     train_rows: int,
 ) -> None:
     """One trial: a Ray Train pretraining run with the sampled configuration (Tune calls it)."""
-    from training.loop_config import TrainLoopConfig
-    from training.mbsl_task import MBSLPretrainTask
-    from training.sweep import trial_run_name, tune_report_callbacks
-    from training.trainer import run_training
+    from crossmodal_ray.training.loop_config import TrainLoopConfig
+    from crossmodal_ray.training.sweep.driver import trial_run_name, tune_report_callbacks
+    from crossmodal_ray.training.tasks.mbsl import MBSLPretrainTask
+    from crossmodal_ray.training.trainer import run_training
 
     model_fields, loop_fields = split_trial_config(config, model_config, loop_config)
     loop = TrainLoopConfig.from_dict(
@@ -151,9 +147,9 @@ def train_driver_fn(
 
 def best_checkpoint_test_metrics(checkpoint_path: str, splits: dict) -> dict[str, float]:
     """The full probe protocol (fit on train, strength on val, measured on TEST)."""
-    from models.mbsl import MBSLConfig, MBSLPretrainModel
-    from training.checkpointing import load_model_weights, load_train_state
-    from training.mbsl_evaluation import probe_metrics
+    from crossmodal_ray.models.mbsl.model import MBSLConfig, MBSLPretrainModel
+    from crossmodal_ray.training.checkpointing import load_model_weights, load_train_state
+    from crossmodal_ray.training.tasks.mbsl_evaluation import probe_metrics
 
     extras = load_train_state(checkpoint_path)["extras"]
     model = MBSLPretrainModel(MBSLConfig.from_dict(extras["model_config"]))
@@ -170,12 +166,17 @@ def main(argv: list[str] | None = None) -> dict:
     import ray
 
     ray.data.DataContext.get_current().enable_progress_bars = False
-    from pipelines.manifest import read_manifest
-    from training.cli_flags import config_from_flags
-    from training.loop_config import TrainLoopConfig
-    from training.mbsl_validation import fixed_subset, validation_datasets
-    from training.sweep import SweepConfig, run_sweep, search_space_from_spec, trial_runs_path
-    from training.sweep_report import write_sweep_report
+    from crossmodal_ray.pipelines.core.manifest import read_manifest
+    from crossmodal_ray.training.cli_flags import config_from_flags
+    from crossmodal_ray.training.loop_config import TrainLoopConfig
+    from crossmodal_ray.training.sweep.driver import (
+        SweepConfig,
+        run_sweep,
+        search_space_from_spec,
+        trial_runs_path,
+    )
+    from crossmodal_ray.training.sweep.report import write_sweep_report
+    from crossmodal_ray.training.tasks.mbsl_validation import fixed_subset, validation_datasets
 
     if train_args.corpus and train_mbsl.has_manifest(train_args) and not train_args.reingest:
         corpus = train_args.corpus

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from crossmodal_ray.training.ray_runtime import apply_local_ray_env
 
-from training.ray_runtime import apply_local_ray_env  # noqa: E402
+TESTS_DIR = Path(__file__).resolve().parent
 
 apply_local_ray_env()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Ray workers unpickle test-defined tasks by module name: put the repo and tests/ on their path.
+# Ray workers unpickle test-defined tasks (classes in tests/regression_task.py or in a test
+# module) by module name: put tests/ and its sub-folders on their path (test file names are
+# unique across folders). The project itself is installed (``pip install -e .``).
+TEST_FOLDERS = [
+    TESTS_DIR,
+    *sorted(p for p in TESTS_DIR.rglob("*") if p.is_dir() and p.name != "__pycache__"),
+]
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO_ROOT), str(REPO_ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    [*map(str, TEST_FOLDERS), os.environ.get("PYTHONPATH", "")]
 ).rstrip(os.pathsep)
 
 
@@ -26,7 +30,7 @@ def ray_session():
     """One ``ray.init`` (about 4 s) shared by every test that needs Ray."""
     import ray
 
-    from training.ray_runtime import init_ray
+    from crossmodal_ray.training.ray_runtime import init_ray
 
     init_ray(num_cpus=4)
     ctx = ray.data.DataContext.get_current()

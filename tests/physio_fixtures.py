@@ -176,7 +176,9 @@ def write_zero_length_record(root: Path, record: str) -> None:
 def make_ppg_dalia_corpus(root: Path, n_subjects: int = 2, duration_s: int = 60) -> Path:
     """PPG-DaLiA-like pickles, from the sample-corpus maker when it exists, else a tiny one."""
     try:
-        from pipelines.sample_corpus.ppg_dalia_files import make_ppg_dalia_like
+        from crossmodal_ray.pipelines.sample_corpus.physio.ppg_dalia_files import (
+            make_ppg_dalia_like,
+        )
     except ImportError:
         make_ppg_dalia_like = None
     if make_ppg_dalia_like is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.losses import MultiGroupContrastiveLoss
+from crossmodal_ray.models.losses import MultiGroupContrastiveLoss
 
 BATCH, GROUPS, IN_DIM, EMBED = 8, 3, 6, 4
 

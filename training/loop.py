@@ -27,17 +27,17 @@ import ray.train.torch
 import torch
 import torch.distributed as dist
 
-from training.checkpointing import (
+from crossmodal_ray.training.checkpointing import (
     load_model_weights,
     load_optimizer_state,
     load_train_state,
     save_training_state,
     unwrap_model,
 )
-from training.loop_config import TrainLoopConfig
-from training.lr_schedule import warmup_cosine_scheduler
-from training.task import TrainingTask
-from training.training_log import TrainingLog
+from crossmodal_ray.training.loop_config import TrainLoopConfig
+from crossmodal_ray.training.lr_schedule import warmup_cosine_scheduler
+from crossmodal_ray.training.task import TrainingTask
+from crossmodal_ray.training.training_log import TrainingLog
 
 
 def build_adamw(model: torch.nn.Module, loop: TrainLoopConfig) -> torch.optim.AdamW:

@@ -10,7 +10,7 @@ Extra datasets (e.g. a probe subset of the training split and the validation spl
 ``validation_metrics`` reads with ``ray.train.get_dataset_shard``) reach every worker whole: only
 ``train`` is split across workers (``DataConfig(datasets_to_split=["train"])``). ``callbacks``
 are Ray Train callbacks, e.g. inside a sweep trial Ray Tune's ``TuneReportCallback`` and the
-recorder of the trial's worker reservation (:mod:`training.trial_reservations`).
+recorder of the trial's worker reservation (:mod:`training.sweep.trial_reservations`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import ray.train
 from ray.data.dataset import MaterializedDataset
 from ray.train.torch import TorchTrainer
 
-from training.loop import train_fn_per_worker
-from training.loop_config import TrainLoopConfig
-from training.loopback_torch_backend import LoopbackTorchConfig
-from training.task import TrainingTask
+from crossmodal_ray.training.loop import train_fn_per_worker
+from crossmodal_ray.training.loop_config import TrainLoopConfig
+from crossmodal_ray.training.loopback_torch_backend import LoopbackTorchConfig
+from crossmodal_ray.training.task import TrainingTask
 
 
 def absolute_storage_path(storage_path: str) -> str:

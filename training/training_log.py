@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training.loop_config import TrainLoopConfig
+from crossmodal_ray.training.loop_config import TrainLoopConfig
 
 
 def tensorboard_dir(loop: TrainLoopConfig) -> Path | None:

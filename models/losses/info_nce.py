@@ -105,7 +105,7 @@ def local_global_info_nce(
 
     With equal local batches on W ranks, ``mean_r L_rank == info_nce(global_q, global_k)``
     (row i of ``k q^T`` is column i of ``q k^T``), so DDP's gradient average plus
-    :func:`models.distributed.gather_with_grad` gives the full-batch gradient.
+    :func:`models.losses.distributed.gather_with_grad` gives the full-batch gradient.
 
     Args:
         local_q: [b, E] this rank's query features (use the local tensor, not a slice of the

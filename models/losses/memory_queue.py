@@ -16,7 +16,7 @@ Hyper-parameters (MoCo's defaults):
         (a batch that straddles the end of the ring wraps around).
     The queue stores L2-normalised embeddings (MoCo queues normalised keys), detached.
 
-Without a momentum key encoder (:mod:`models.momentum_encoder`) the queued embeddings come from
+Without a momentum key encoder (:mod:`models.losses.momentum_encoder`) the queued embeddings come from
 the online encoder of the last ``K / N`` steps (a memory bank, Wu et al. 2018); MoCo's m = 0.999
 key encoder is what keeps them consistent with the current one.
 """
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.distributed import gather_no_grad
+from crossmodal_ray.models.losses.distributed import gather_no_grad
 
 
 class CrossModalMemoryQueue(nn.Module):

@@ -13,7 +13,7 @@ Hyper-parameters (defaults):
     learn_temperature = False: learn ``log(1 / tau)`` like CLIP's logit scale, clamped so that
         ``1 / tau <= 100`` (CLIP, Sec. 2.5).
     gather_with_grad = True: negatives are every window of the GLOBAL batch of all workers,
-        gathered with gradient (see :mod:`models.distributed` for why this is exact).
+        gathered with gradient (see :mod:`models.losses.distributed` for why this is exact).
     local_loss = True: this rank's rows against global columns (b x N logits instead of N x N).
     loss = "local": "full" | "local" | "tiled" (:mod:`.contrastive_loss_config`; ``"full"`` is
         ``local_loss=False``).
@@ -33,12 +33,17 @@ import math
 import torch
 from torch import Tensor, nn
 
-from models.distributed import gather_no_grad, gather_with_grad, get_rank, is_distributed
-from models.losses.contrastive_loss_config import ContrastiveLossConfig
-from models.losses.info_nce import local_global_info_nce
-from models.losses.memory_queue import CrossModalMemoryQueue
-from models.losses.queued_info_nce import queued_local_global_info_nce
-from models.losses.tiled_info_nce import tiled_local_global_info_nce
+from crossmodal_ray.models.losses.contrastive_loss_config import ContrastiveLossConfig
+from crossmodal_ray.models.losses.distributed import (
+    gather_no_grad,
+    gather_with_grad,
+    get_rank,
+    is_distributed,
+)
+from crossmodal_ray.models.losses.info_nce import local_global_info_nce
+from crossmodal_ray.models.losses.memory_queue import CrossModalMemoryQueue
+from crossmodal_ray.models.losses.queued_info_nce import queued_local_global_info_nce
+from crossmodal_ray.models.losses.tiled_info_nce import tiled_local_global_info_nce
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps 1/tau at 100
 

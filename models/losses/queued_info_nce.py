@@ -10,7 +10,7 @@ al. 2020, Algorithm 1, with the in-batch negatives of CLIP added)::
     L_rank = 1/2 mean_i [ CE(logits_qk[i], off + i) + CE(logits_kq[i], off + i) ]
 
 The queue is detached (no gradient reaches it: MoCo's queue holds constants); the global batch
-carries gradient through :func:`models.distributed.gather_with_grad`, so under DDP the mean over
+carries gradient through :func:`models.losses.distributed.gather_with_grad`, so under DDP the mean over
 ranks has the single-process gradient of the full-batch loss with the same queue.
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from models.losses.info_nce import _loss_dtype, local_global_info_nce
-from models.losses.tiled_info_nce import tiled_local_global_info_nce
+from crossmodal_ray.models.losses.info_nce import _loss_dtype, local_global_info_nce
+from crossmodal_ray.models.losses.tiled_info_nce import tiled_local_global_info_nce
 
 
 def _column_loss(tile_size: int | None):

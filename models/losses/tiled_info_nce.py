@@ -35,7 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.losses.info_nce import _as_float, _loss_dtype, check_reduction, reduce_per_window
+from crossmodal_ray.models.losses.info_nce import (
+    _as_float,
+    _loss_dtype,
+    check_reduction,
+    reduce_per_window,
+)
 
 DEFAULT_TILE = (
     2048  # rows and columns per tile: B=8192 CPU fwd+bwd 1.1 s (1024-4096 within 10%, 8192 +25%)
@@ -302,7 +307,7 @@ def tiled_local_global_info_nce(
     Same arguments, value and gradients as
     :func:`models.losses.info_nce.local_global_info_nce`; only the gathered features [N, E] are
     held, never the b x N logits. Gradients w.r.t. ``global_q``/``global_k`` flow back through
-    :func:`models.distributed.gather_with_grad`.
+    :func:`models.losses.distributed.gather_with_grad`.
 
     Args:
         local_q: [b, E] this rank's query features.
