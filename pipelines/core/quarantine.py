@@ -1,25 +1,25 @@
-"""Quarantine of bad inputs: one rejected row per bad record or dropped window.
+"""Quarantine of bad inputs: one rejected row per bad input or dropped row, never a lost one.
 
-Every stage of the physiological ingest funnels its failures through ``rejected_row`` so that a
-bad input is never lost: it lands in ``<out>/<corpus>/_rejected/part-00000.parquet`` with the
-stage it failed at, the exception class name and a message a person can act on, and it is
-counted in the manifest totals (``read = written + rejected``).
-
-The exception classes below exist to give ``error_type`` a name that says what went wrong
-(``TruncatedDataError`` reads better than ``ValueError``).
+Every ingest funnels its failures through :func:`rejected_row`, so a bad input lands in
+``<corpus>/_rejected/*.parquet`` with the stage it failed at, the exception class name and a
+message a person can act on, and is counted in the manifest totals
+(``read = written + rejected``). The stages are the source adapter's (``list``, ``read``,
+``decode``, ... in pipeline order); :func:`at_stage` tags an exception with the stage it was
+raised in, so a whole input rejected by the runner's per-input ``try/except`` says where it
+failed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 
-# Stages in pipeline order (``physio_schema`` documents the same list).
-STAGES: tuple[str, ...] = ("list", "read", "decode", "labels", "window")
-
 # Long messages (a traceback pasted into an error) are cut so a row stays small.
 _MAX_MESSAGE_CHARS = 2000
+STAGE_ATTRIBUTE = "ingest_stage"
 
 REJECTED_SCHEMA = pa.schema(
     [
@@ -34,49 +34,30 @@ REJECTED_SCHEMA = pa.schema(
 
 
 class IngestError(Exception):
-    """Base class of the ingest's own, expected rejections."""
-
-
-class TruncatedDataError(IngestError):
-    """A signal file holds fewer bytes than its header promises."""
-
-
-class HeaderMismatchError(IngestError):
-    """A header disagrees with its data (size, signal count, checksums)."""
-
-
-class EmptyRecordError(IngestError):
-    """A record with zero samples."""
-
-
-class FlatSignalError(IngestError):
-    """Every usable channel is entirely NaN or constant."""
-
-
-class MissingChannelError(IngestError):
-    """The record lacks the channel a label needs (no ECG/PPG for heart rate)."""
-
-
-class NaNGapError(IngestError):
-    """A window overlaps a NaN gap longer than ``max_gap_s``."""
-
-
-class ShortRecordError(IngestError):
-    """The record is shorter than one window."""
-
-
-class UnreadableFileError(IngestError):
-    """A file that cannot be decoded at all (corrupt pickle, unknown layout)."""
+    """Base class of an ingest's own, expected rejections (a subclass names the reason)."""
 
 
 def error_message(error: BaseException | str) -> str:
     """A one-paragraph, non-empty message for ``error``."""
-    if isinstance(error, str):
-        text = error
-    else:
-        text = str(error) or repr(error)
+    text = error if isinstance(error, str) else (str(error) or repr(error))
     text = " ".join(text.split())
     return text[:_MAX_MESSAGE_CHARS]
+
+
+@contextmanager
+def at_stage(stage: str) -> Iterator[None]:
+    """Tag any exception raised inside with ``stage`` (the innermost tag wins)."""
+    try:
+        yield
+    except Exception as exc:
+        if not hasattr(exc, STAGE_ATTRIBUTE):
+            setattr(exc, STAGE_ATTRIBUTE, stage)
+        raise
+
+
+def stage_of(error: BaseException, default: str) -> str:
+    """The stage :func:`at_stage` recorded on ``error``, else ``default``."""
+    return getattr(error, STAGE_ATTRIBUTE, default)
 
 
 def rejected_row(
@@ -89,22 +70,20 @@ def rejected_row(
     """One row of ``_rejected/``.
 
     Args:
-        source: Record path relative to the raw root (or the file that failed).
-        stage: One of ``STAGES``: where the input failed.
+        source: The input (file or record, relative to the raw root) that failed.
+        stage: Where it failed (one of the source adapter's stages).
         error: The exception (its class name becomes ``error_type``) or a plain message
             (``error_type`` is then ``"Rejected"``).
-        start_s: Window start in seconds for a dropped window; NaN for a whole record.
-        sample_id: The id the dropped window would have had; empty for a whole record.
+        start_s: Start in seconds of a dropped window/segment; NaN for a whole input.
+        sample_id: The id the dropped row would have had; empty for a whole input.
 
     Returns:
         A dict with the columns of ``REJECTED_SCHEMA``.
     """
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     error_type = "Rejected" if isinstance(error, str) else type(error).__name__
     return {
         "source": str(source),
-        "stage": stage,
+        "stage": str(stage),
         "error_type": error_type,
         "message": error_message(error),
         "start_s": float(start_s),

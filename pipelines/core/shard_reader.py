@@ -1,4 +1,4 @@
-"""Read a finished physiological corpus split as a Ray Dataset of numpy-ready rows.
+"""Read a finished corpus split (any storage) as a Ray Dataset of numpy-ready rows.
 
 Why not plain ``ray.data.read_parquet``: the shards store ``signals`` and ``channel_present`` as
 Arrow canonical fixed-shape tensors (``arrow.fixed_shape_tensor``). Ray Data 2.60 turns the
@@ -16,10 +16,9 @@ for a tensor"), so ``take``/``iter_rows``/``iter_batches`` and numpy ``map_batch
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 
+from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.pipelines.core.manifest import read_manifest
 
 
@@ -38,20 +37,19 @@ def bool_tensor_to_ray(table: pa.Table) -> pa.Table:
     return table
 
 
-def split_files(root: str | Path, corpus: str, split: str) -> list[str]:
-    """Absolute paths of the split's shards as listed by the manifest."""
+def split_files(root: str, corpus: str, split: str) -> list[str]:
+    """Locations (paths or URIs) of the split's shards as listed by the manifest."""
     manifest = read_manifest(root, corpus)
     if split not in manifest["splits"]:
         raise KeyError(f"corpus {corpus} has no split {split!r}: {sorted(manifest['splits'])}")
-    corpus_dir = Path(root) / corpus
-    return [str(corpus_dir / f) for f in manifest["splits"][split]["files"]]
+    return [storage.join(root, corpus, f) for f in manifest["splits"][split]["files"]]
 
 
-def read_split(root: str | Path, corpus: str, split: str, **read_kwargs):
+def read_split(root: str, corpus: str, split: str, **read_kwargs):
     """The ``split`` of a finished corpus as a ``ray.data.Dataset``.
 
     Args:
-        root: Shard root (``--out`` of the ingest).
+        root: Shard root (``--out`` of the ingest): a path, ``s3://`` or ``gs://``.
         corpus: Corpus name under ``root``.
         split: ``train``, ``val`` or ``test``.
         **read_kwargs: Passed to ``ray.data.read_parquet`` (e.g. ``columns``).
@@ -66,5 +64,21 @@ def read_split(root: str | Path, corpus: str, split: str, **read_kwargs):
     import ray
 
     files = split_files(root, corpus, split)
-    ds = ray.data.read_parquet(files, **read_kwargs)
+    filesystem = storage.filesystem(files[0])
+    paths = [storage.resolve(f)[1] for f in files]
+    ds = ray.data.read_parquet(paths, filesystem=filesystem, **read_kwargs)
     return ds.map_batches(bool_tensor_to_ray, batch_format="pyarrow", batch_size=None)
+
+
+def read_rejected(root: str, corpus: str) -> pa.Table:
+    """Every row of the corpus's ``_rejected/`` files (source, stage, error_type, message ...)."""
+    import pyarrow.parquet as pq
+
+    from crossmodal_ray.pipelines.core.quarantine import REJECTED_SCHEMA
+
+    manifest = read_manifest(root, corpus)
+    tables = []
+    for name in manifest["rejected_files"]:
+        fs, path = storage.resolve(storage.join(root, corpus, name))
+        tables.append(pq.read_table(path, filesystem=fs))
+    return pa.concat_tables(tables) if tables else REJECTED_SCHEMA.empty_table()

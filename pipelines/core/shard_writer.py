@@ -1,29 +1,20 @@
-"""Write one split's rows as ``part-00000.parquet``, ``part-00001.parquet``, ... and publish.
+"""Write one shard task's rows as ``<split>/part-<task>-<k>.parquet`` on any storage.
 
 Files are zstd-compressed Parquet with fixed-size row groups (``row_group_rows``), so a reader
-can stream a shard a row group at a time; a new file starts once ``rows_per_shard`` rows are in
-the current one. Rows arrive in a deterministic order (records sorted, windows by start), and
-no timestamps are written, so the same input gives byte-identical files.
-
-Idempotence: every run writes into a fresh staging folder inside ``<out>/<corpus>/``;
-``publish_staged`` then removes the old manifest (the corpus is "not finished" from that
-instant), swaps each staged folder in place of the old one and deletes the rest of the staging
-folder. Re-running therefore never duplicates shards, and a crash leaves either the old corpus or
-an unfinished one without manifest, never a mix that looks finished.
+streams a shard a row group at a time; a task's rows start a new file once ``rows_per_shard``
+rows are in the current one (``k`` counts those files). Rows arrive in a deterministic order
+(inputs sorted, rows in decode order) and no timestamps are written, so the same input gives
+byte-identical files, whichever worker writes them and however often a failed task is retried.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crossmodal_ray.pipelines.core import storage
+
 DEFAULT_ROW_GROUP_ROWS = 512
-STAGING_PREFIX = "_staging-"
 
 
 def rows_per_shard_for(row_bytes: int, shard_mb: float, row_group_rows: int) -> int:
@@ -31,28 +22,35 @@ def rows_per_shard_for(row_bytes: int, shard_mb: float, row_group_rows: int) -> 
     return max(row_group_rows, int(shard_mb * 2**20) // max(1, row_bytes))
 
 
+def shard_file_name(task_index: int, file_index: int) -> str:
+    """``part-<task>-<k>.parquet``: task number within its split, file number within the task."""
+    return f"part-{task_index:05d}-{file_index:03d}.parquet"
+
+
 class ShardWriter:
-    """Streams tables into ``<split_dir>/part-NNNNN.parquet`` files.
+    """Streams tables into ``<split_dir>/part-<task>-<k>.parquet`` files.
 
     Args:
-        split_dir: Folder of the split (created).
+        split_dir: Folder (local path or URI) of the split.
         schema: Schema of every table written.
         rows_per_shard: Rows per file before the next one starts.
         row_group_rows: Rows per Parquet row group (the streaming unit).
+        task_index: The shard task's number within its split (first part of the file names).
     """
 
     def __init__(
         self,
-        split_dir: str | Path,
+        split_dir: str,
         schema: pa.Schema,
         rows_per_shard: int,
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        task_index: int = 0,
     ) -> None:
-        self.split_dir = Path(split_dir)
-        self.split_dir.mkdir(parents=True, exist_ok=True)
+        self.split_dir = storage.normalize(split_dir)
         self.schema = schema
         self.rows_per_shard = max(1, int(rows_per_shard))
         self.row_group_rows = max(1, min(int(row_group_rows), self.rows_per_shard))
+        self.task_index = task_index
         self.rows = 0
         self.files: list[str] = []
         self._pending: list[pa.Table] = []
@@ -72,11 +70,15 @@ class ShardWriter:
         while self._pending_rows >= self._next_group_rows():
             self._flush(self._next_group_rows())
 
-    def close(self) -> list[str]:
-        """Write what is left and close; returns the file names (at least ``part-00000``)."""
+    def close(self, write_empty: bool = False) -> list[str]:
+        """Write what is left and close; returns the file names written.
+
+        ``write_empty``: with no rows at all, still write one readable, empty file (an empty
+        split keeps a file so that readers need no special case).
+        """
         while self._pending_rows:
             self._flush(min(self._pending_rows, self._next_group_rows()))
-        if not self.files:  # an empty split still gets a readable, empty part-00000
+        if not self.files and write_empty:
             self._open_next()
         if self._writer is not None:
             self._writer.close()
@@ -92,9 +94,11 @@ class ShardWriter:
     def _open_next(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        name = f"part-{len(self.files):05d}.parquet"
+        name = shard_file_name(self.task_index, len(self.files))
+        fs, path = storage.resolve(storage.join(self.split_dir, name))
+        fs.create_dir(path.rsplit("/", 1)[0])
         self._writer = pq.ParquetWriter(
-            self.split_dir / name, self.schema, compression="zstd", write_statistics=True
+            path, self.schema, filesystem=fs, compression="zstd", write_statistics=True
         )
         self.files.append(name)
         self._rows_in_file = 0
@@ -108,29 +112,3 @@ class ShardWriter:
             self._open_next()
         self._writer.write_table(group, row_group_size=n_rows)
         self._rows_in_file += n_rows
-
-
-def new_staging_dir(corpus_dir: str | Path) -> Path:
-    """A fresh staging folder inside the corpus folder (same filesystem: renames are atomic)."""
-    path = Path(corpus_dir) / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-    path.mkdir(parents=True)
-    return path
-
-
-def publish_staged(corpus_dir: str | Path, staging_dir: str | Path, names: list[str]) -> None:
-    """Replace ``<corpus>/<name>`` by ``<staging>/<name>`` for each name, then drop staging.
-
-    The manifest is removed first: between here and the new manifest the corpus is unfinished.
-    Stale staging folders of crashed runs are removed too.
-    """
-    corpus_dir, staging_dir = Path(corpus_dir), Path(staging_dir)
-    manifest = corpus_dir / "_manifest.json"
-    if manifest.exists():
-        manifest.unlink()
-    for name in names:
-        target = corpus_dir / name
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging_dir / name, target)
-    for stale in corpus_dir.glob(f"{STAGING_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)

@@ -1,58 +1,57 @@
-"""Deterministic by-subject train/val/test split: no subject's windows in two splits.
+"""Train/val/test splits by a group key (subject, event, video): hashed, stable, leak-free.
 
-Windows of one subject are strongly correlated (same body, same sensors), so a by-window split
-would leak; splitting by subject is what the MBSL evaluation (and PPG-DaLiA's leave-subjects-out
-protocol) assumes.
+Rows of one group are strongly correlated (one body, one news event, one video), so splitting
+by row would leak between training and evaluation; every row of a group goes to one split.
+
+The split of a key is a pure function of the key, the salt and the fractions::
+
+    u = int(sha256(f"{salt}:{key}"))[:64 bits] / 2**64        # uniform in [0, 1)
+    split = "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+
+so a key keeps its split across re-runs, machines and Python versions, and across adding new
+keys: re-ingesting a grown corpus never moves an old subject from training into the test set
+(which a shuffle-then-cut split would). The price: on a handful of keys the shares only
+approximate the fractions, and a small corpus can leave val or test empty; the ingest reports
+the per-split key counts in its manifest, and ``salt`` (``--split-seed``) draws another split.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import hashlib
+from collections.abc import Iterable
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
-def split_subjects(
-    subjects: list[str] | set[str],
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    seed: int = 0,
-) -> dict[str, str]:
-    """Assign each subject to ``train``, ``val`` or ``test``.
+def unit_hash(key: str, salt: str | int = 0) -> float:
+    """A number in [0, 1) that depends only on ``salt`` and ``key``."""
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
-    Subjects are sorted, then shuffled by ``numpy.random.default_rng(seed)``, so the result
-    depends only on the set of subjects and the seed. The first ``round(n * test_fraction)`` go
-    to test, the next ``round(n * val_fraction)`` to val, the rest to train. With 3 or more
-    subjects val and test get at least one each (when their fraction is > 0) and train keeps at
-    least one; with 2 subjects: one train, one test; with 1: train only.
 
-    Args:
-        subjects: Subject ids (duplicates are ignored).
-        val_fraction: Share of subjects for validation.
-        test_fraction: Share of subjects for test.
-        seed: Seed of the shuffle.
-
-    Returns:
-        subject -> split name.
-    """
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
         raise ValueError(f"bad split fractions val={val_fraction} test={test_fraction}")
-    ordered = sorted(set(subjects))
-    n = len(ordered)
-    shuffled = [ordered[i] for i in np.random.default_rng(seed).permutation(n)]
-    if n >= 3:
-        n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
-        n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
-        while n_test + n_val > n - 1:  # keep one subject for training
-            if n_val >= n_test and n_val > 0:
-                n_val -= 1
-            else:
-                n_test -= 1
-    elif n == 2:
-        n_test, n_val = (1 if test_fraction > 0 else 0), 0
-    else:
-        n_test = n_val = 0
-    assignment = {}
-    for i, subject in enumerate(shuffled):
-        assignment[subject] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
-    return assignment
+
+
+def split_of_key(
+    key: str, val_fraction: float = 0.15, test_fraction: float = 0.15, salt: str | int = 0
+) -> str:
+    """``train``, ``val`` or ``test`` for one group key (see the module docstring)."""
+    check_fractions(val_fraction, test_fraction)
+    u = unit_hash(key, salt)
+    if u < test_fraction:
+        return "test"
+    if u < test_fraction + val_fraction:
+        return "val"
+    return "train"
+
+
+def assign_splits(
+    keys: Iterable[str],
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    salt: str | int = 0,
+) -> dict[str, str]:
+    """key -> split for every distinct key (order and duplicates do not matter)."""
+    return {key: split_of_key(key, val_fraction, test_fraction, salt) for key in set(keys)}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal_ray.pipelines.core.quarantine import MissingChannelError
+from crossmodal_ray.pipelines.physio.errors import MissingChannelError
 from crossmodal_ray.pipelines.physio.schema import ACTIVITIES
 from crossmodal_ray.pipelines.physio.wfdb_reader import RawRecording
 from crossmodal_ray.pipelines.physio.windows import CommonRateSignals, fill_nan_linear

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal_ray.pipelines.core.quarantine import UnreadableFileError
+from crossmodal_ray.pipelines.physio.errors import UnreadableFileError
 from crossmodal_ray.pipelines.physio.schema import ACTIVITIES
 from crossmodal_ray.pipelines.physio.wfdb_reader import RawRecording
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal_ray.pipelines.core.quarantine import (
+from crossmodal_ray.pipelines.physio.errors import (
     EmptyRecordError,
     HeaderMismatchError,
     TruncatedDataError,

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from crossmodal_ray.pipelines.core.quarantine import FlatSignalError, NaNGapError, rejected_row
+from crossmodal_ray.pipelines.core.quarantine import rejected_row
+from crossmodal_ray.pipelines.physio.errors import FlatSignalError, NaNGapError
 from crossmodal_ray.pipelines.physio.schema import CHANNELS
 from crossmodal_ray.pipelines.physio.wfdb_reader import RawRecording
 

@@ -7,7 +7,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from crossmodal_ray.pipelines.physio.ingest import PhysioIngestConfig, run_physio_ingest
+from crossmodal_ray.pipelines.core.runner import IngestConfig
+from crossmodal_ray.pipelines.physio.ingest import run_physio_ingest
+from crossmodal_ray.pipelines.physio.source import PhysioSourceConfig
 from tests import physio_fixtures as fx
 
 DURATION_S = 40.0
@@ -49,8 +51,12 @@ def ingested(tmp_path_factory, ray_session):
     fx.write_records_file(raw, [*GOOD, GAP, *BAD])
     fx.write_labels(raw, GOOD, DURATION_S)  # the rest must get signal labels (or fail them)
     out = tmp_path_factory.mktemp("bad_out")
-    manifest = run_physio_ingest(PhysioIngestConfig(source=str(raw), out=str(out)))
-    rejected = pq.read_table(out / "mixed" / manifest["rejected_file"]).to_pylist()
+    manifest = run_physio_ingest(PhysioSourceConfig(source=str(raw)), IngestConfig(out=str(out)))
+    rejected = [
+        row
+        for name in manifest["rejected_files"]
+        for row in pq.read_table(out / "mixed" / name).to_pylist()
+    ]
     return {"manifest": manifest, "rejected": rejected, "corpus_dir": out / "mixed"}
 
 
@@ -88,8 +94,8 @@ def test_good_records_still_written_and_totals_add_up(ingested):
     assert m["totals"]["written"] == len(GOOD) * WINDOWS + (WINDOWS - 5)
     assert m["totals"]["rejected"] == len(BAD) + 5 == len(ingested["rejected"])
     assert m["totals"]["read"] == m["totals"]["written"] + m["totals"]["rejected"]
-    assert m["records"] == {"read": len(GOOD) + 1 + len(BAD), "ingested": 4, "rejected": len(BAD)}
+    assert m["inputs"] == {"read": len(GOOD) + 1 + len(BAD), "ingested": 4, "rejected": len(BAD)}
     expected_stages = {"list": 1, "read": 4, "decode": 2, "labels": 1, "window": 1 + 5}
     assert m["rejected_by_stage"] == expected_stages
-    ingested_subjects = {s for info in m["splits"].values() for s in info["subjects"]}
+    ingested_subjects = {s for info in m["splits"].values() for s in info["keys"]}
     assert ingested_subjects == {"S01", "S02", "S03", "S04"}

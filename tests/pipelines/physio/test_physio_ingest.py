@@ -12,10 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from crossmodal_ray.pipelines.core.manifest import read_manifest
+from crossmodal_ray.pipelines.core.runner import IngestConfig
 from crossmodal_ray.pipelines.core.shard_writer import ShardWriter
-from crossmodal_ray.pipelines.core.splits import split_subjects
-from crossmodal_ray.pipelines.physio.ingest import PhysioIngestConfig, run_physio_ingest
+from crossmodal_ray.pipelines.core.splits import assign_splits
+from crossmodal_ray.pipelines.physio.ingest import run_physio_ingest
 from crossmodal_ray.pipelines.physio.schema import ACTIVITIES, CHANNELS, SCHEMA_VERSION
+from crossmodal_ray.pipelines.physio.source import PhysioSourceConfig
 from crossmodal_ray.pipelines.physio.windows import sample_id_for, window_schema
 from tests import physio_fixtures as fx
 
@@ -24,7 +26,9 @@ WINDOWS_PER_RECORD = int((DURATION_S - 8) // 2 + 1)  # 17
 
 
 def _ingest(source: Path, out: Path, **kwargs) -> dict:
-    return run_physio_ingest(PhysioIngestConfig(source=str(source), out=str(out), **kwargs))
+    return run_physio_ingest(
+        PhysioSourceConfig(source=str(source)), IngestConfig(out=str(out), **kwargs)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +62,13 @@ def test_manifest_fields_and_totals(corpus):
     assert m["schema_version"] == SCHEMA_VERSION and m["corpus"] == "tiny_physio"
     assert m["channels"] == list(CHANNELS) and m["activities"] == list(ACTIVITIES)
     assert m["sample_rate_hz"] == 32.0 and m["window_samples"] == 256
-    assert m["ingest"]["stride_s"] == 2.0 and m["ingest"]["max_gap_s"] == 1.0
+    assert m["ingest"]["physio"]["stride_s"] == 2.0 and m["ingest"]["physio"]["max_gap_s"] == 1.0
+    assert m["ingest"]["shard_rows"] == 10 and m["ingest"]["split_seed"] == 10
     n = len(corpus["records"]) * WINDOWS_PER_RECORD
     assert m["totals"] == {"read": n, "written": n, "rejected": 0}
     assert m["totals"]["read"] == m["totals"]["written"] + m["totals"]["rejected"]
-    assert m["records"] == {"read": 4, "ingested": 4, "rejected": 0}
+    assert m["inputs"] == {"read": 4, "ingested": 4, "rejected": 0}
+    assert m["group_key"] == "subject"
     assert sum(m["rejected_by_stage"].values()) == 0
     assert m["label_sources"] == {"table": n}
     stats = m["label_stats"]["train"]
@@ -81,13 +87,26 @@ def test_files_exist_and_row_counts_match(corpus):
         ]
         rows = sum(pq.ParquetFile(corpus_dir / f).metadata.num_rows for f in info["files"])
         assert rows == info["rows"], split
-    # shard_rows=10 rolled the files over; row groups are 4 rows (2 for a file's tail).
+    # One shard task per record here (17 windows each): shard_rows=10 rolled each task's
+    # files over after 10 rows; row groups are 4 rows (2 for a file's tail).
     train = m["splits"]["train"]
-    assert len(train["files"]) == -(-train["rows"] // 10)
+    assert [Path(f).name for f in train["files"]] == [
+        "part-00000-000.parquet",
+        "part-00000-001.parquet",
+        "part-00001-000.parquet",
+        "part-00001-001.parquet",
+    ]
+    rows = [pq.ParquetFile(corpus_dir / f).metadata.num_rows for f in train["files"]]
+    assert rows == [10, 7, 10, 7]
     meta = pq.ParquetFile(corpus_dir / train["files"][0]).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [4, 4, 2]
-    assert (corpus_dir / m["rejected_file"]).is_file()
-    assert not list(corpus_dir.glob("_staging-*"))
+    assert m["rejected_files"] == []  # nothing rejected: no _rejected/ file
+    assert sorted(p.name for p in corpus_dir.iterdir()) == [
+        "_manifest.json",
+        "test",
+        "train",
+        "val",
+    ]
 
 
 def test_rows_schema_ids_and_subjects(corpus):
@@ -106,10 +125,12 @@ def test_rows_schema_ids_and_subjects(corpus):
     assert all(len(i) == 20 for i in ids)
     splits = list(subjects)
     for i, a in enumerate(splits):
-        assert subjects[a] == set(corpus["manifest"]["splits"][a]["subjects"])
+        assert subjects[a] == set(corpus["manifest"]["splits"][a]["keys"])
         for b in splits[i + 1 :]:
             assert not subjects[a] & subjects[b], (a, b)
-    # 4 subjects: 2 train, 1 val, 1 test.
+    # Each subject lands where the group-key hash puts it (default --split-seed 10: 2/1/1).
+    expected = assign_splits([f"S{i:02d}" for i in range(1, 5)], 0.15, 0.15, salt=10)
+    assert {s: split for split, keys in subjects.items() for s in keys} == expected
     assert {k: len(v) for k, v in subjects.items()} == {"train": 2, "val": 1, "test": 1}
 
 
@@ -146,7 +167,6 @@ def test_reingest_is_idempotent(corpus):
     for split in ("train", "val", "test"):
         assert again["splits"][split] == corpus["manifest"]["splits"][split]
     assert again["totals"] == corpus["manifest"]["totals"]
-    assert not list(corpus_dir.glob("_staging-*"))
 
 
 def test_signal_labels_without_table(tmp_path, ray_session):
@@ -164,20 +184,11 @@ def test_signal_labels_without_table(tmp_path, ray_session):
     assert set(t["activity"].to_pylist()) == {-1} and set(t["apnea"].to_pylist()) == {-1}
 
 
-def test_split_subjects_rules():
-    subjects = [f"S{i:02d}" for i in range(10)]
-    a = split_subjects(subjects, 0.15, 0.15, seed=0)
-    assert a == split_subjects(list(reversed(subjects)), 0.15, 0.15, seed=0)  # order-free
-    assert sorted(a.values()).count("val") >= 1 and sorted(a.values()).count("test") >= 1
-    assert a != split_subjects(subjects, 0.15, 0.15, seed=1)
-    assert sorted(split_subjects(["a", "b", "c"]).values()) == ["test", "train", "val"]
-    assert sorted(split_subjects(["a", "b"]).values()) == ["test", "train"]
-    assert split_subjects(["a"]) == {"a": "train"}
-
-
 def test_shard_writer_empty_split_is_readable(tmp_path):
     schema = window_schema(len(CHANNELS), 256)
-    writer = ShardWriter(tmp_path / "val", schema, rows_per_shard=100)
-    assert writer.close() == ["part-00000.parquet"]
-    table = pq.read_table(tmp_path / "val" / "part-00000.parquet")
+    writer = ShardWriter(str(tmp_path / "val"), schema, rows_per_shard=100)
+    assert writer.close() == []  # a shard task with no rows writes no file ...
+    writer = ShardWriter(str(tmp_path / "val"), schema, rows_per_shard=100)
+    assert writer.close(write_empty=True) == ["part-00000-000.parquet"]  # ... an empty split one
+    table = pq.read_table(tmp_path / "val" / "part-00000-000.parquet")
     assert table.num_rows == 0 and table.schema.equals(schema)

@@ -7,13 +7,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from crossmodal_ray.pipelines.physio.ingest import PhysioIngestConfig, run_physio_ingest
+from crossmodal_ray.pipelines.core.runner import IngestConfig
+from crossmodal_ray.pipelines.core.shard_reader import read_rejected
+from crossmodal_ray.pipelines.physio.ingest import run_physio_ingest
 from crossmodal_ray.pipelines.physio.ppg_dalia_reader import (
     list_ppg_dalia_files,
     map_dalia_activity,
     read_ppg_dalia,
 )
 from crossmodal_ray.pipelines.physio.schema import ACTIVITIES, CHANNELS
+from crossmodal_ray.pipelines.physio.source import PhysioSourceConfig
 from tests import physio_fixtures as fx
 
 DURATION_S = 60
@@ -60,7 +63,7 @@ def test_reader_channels_rates_and_labels(dalia_root):
 
 
 def test_unreadable_pickle_raises_clear_error(dalia_root):
-    from crossmodal_ray.pipelines.core.quarantine import UnreadableFileError
+    from crossmodal_ray.pipelines.physio.errors import UnreadableFileError
 
     with pytest.raises(UnreadableFileError, match="unreadable pickle S3/S3.pkl"):
         read_ppg_dalia(dalia_root, "S3/S3.pkl")
@@ -68,12 +71,12 @@ def test_unreadable_pickle_raises_clear_error(dalia_root):
 
 def test_ingest_dalia_with_one_bad_pickle(dalia_root, tmp_path, ray_session):
     m = run_physio_ingest(
-        PhysioIngestConfig(source=str(dalia_root), out=str(tmp_path), corpus="dalia")
+        PhysioSourceConfig(source=str(dalia_root)), IngestConfig(out=str(tmp_path), corpus="dalia")
     )
     assert m["format"] == "ppg_dalia"
     windows = (DURATION_S - 8) // 2 + 1
     assert m["totals"] == {"read": 2 * windows + 1, "written": 2 * windows, "rejected": 1}
-    rejected = pq.read_table(tmp_path / "dalia" / m["rejected_file"]).to_pylist()
+    rejected = read_rejected(str(tmp_path), "dalia").to_pylist()
     assert len(rejected) == 1
     assert rejected[0]["source"] == "S3/S3.pkl" and rejected[0]["stage"] == "read"
     assert rejected[0]["error_type"] == "UnreadableFileError"

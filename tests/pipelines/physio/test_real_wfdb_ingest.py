@@ -13,7 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from repo_paths import SHARED_DATA
 
-from crossmodal_ray.pipelines.physio.ingest import PhysioIngestConfig, run_physio_ingest
+from crossmodal_ray.pipelines.core.runner import IngestConfig
+from crossmodal_ray.pipelines.core.shard_reader import read_rejected
+from crossmodal_ray.pipelines.physio.ingest import run_physio_ingest
+from crossmodal_ray.pipelines.physio.source import PhysioSourceConfig
 from crossmodal_ray.pipelines.physio.wfdb_reader import list_records, read_wfdb_record
 
 WFDB_DIR = SHARED_DATA / "wfdb"
@@ -43,20 +46,22 @@ def test_reader_handles_formats_rates_and_annotations():
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, ray_session):
     out = tmp_path_factory.mktemp("real")
-    manifest = run_physio_ingest(PhysioIngestConfig(source=str(WFDB_DIR), out=str(out)))
+    manifest = run_physio_ingest(
+        PhysioSourceConfig(source=str(WFDB_DIR)), IngestConfig(out=str(out))
+    )
     tables = [
         pq.read_table(out / "wfdb" / f)
         for info in manifest["splits"].values()
         for f in info["files"]
     ]
     rows = pa.concat_tables(tables).drop_columns(["signals"]).to_pandas()
-    rejected = pq.read_table(out / "wfdb" / manifest["rejected_file"]).to_pandas()
+    rejected = read_rejected(str(out), "wfdb").to_pandas()
     return {"manifest": manifest, "rows": rows, "rejected": rejected, "out": out}
 
 
 def test_every_real_record_ingests(real):
     m = real["manifest"]
-    assert m["records"] == {"read": 4, "ingested": 4, "rejected": 0}
+    assert m["inputs"] == {"read": 4, "ingested": 4, "rejected": 0}
     assert m["totals"]["read"] == sum(CANDIDATE_WINDOWS.values())
     assert m["totals"]["read"] == m["totals"]["written"] + m["totals"]["rejected"]
     per_record = real["rows"].groupby("record").size().to_dict()

@@ -199,7 +199,9 @@ def test_make_physio_corpus_job_prints_summary(tmp_path, capsys):
     make_physio_corpus = load_job("make_physio_corpus")
 
     out = tmp_path / "job"
-    summary = make_physio_corpus.main(["--out", str(out), "--subjects", "2", "--duration-s", "20"])
+    summary = make_physio_corpus.main(
+        ["--out", str(out), "--n-subjects", "2", "--duration-s", "20"]
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == summary
     assert summary["records"] == 2 and summary["cached"] is False

@@ -1,0 +1,226 @@
+"""Physiological records as a source adapter of the generic ingest runner (WFDB, PPG-DaLiA).
+
+One input = one record (a WFDB record ``S01/S01_r1`` or a PPG-DaLiA ``S1/S1.pkl``); its group
+key is the subject (splits never share one). Decoding one record::
+
+    read (wfdb / pickle) -> decode: every channel to the common rate, short NaN gaps filled
+    -> window: 8 s windows, 2 s stride (windows over long NaN gaps rejected one by one)
+    -> labels: labels.csv rows of the record, else from the signal (beats, breaths)
+    -> rows: one per window (``pipelines/physio/schema.py``)
+
+A record that fails as a whole is rejected at the stage it failed in (the runner's per-input
+``try/except``) and counts as one read unit; a dropped window counts as one (see the README's
+"read = written + rejected").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from crossmodal_ray.pipelines.core.quarantine import at_stage, rejected_row
+from crossmodal_ray.pipelines.core.source import DecodedInput, InputItem, sum_summaries
+from crossmodal_ray.pipelines.physio.errors import NaNGapError, ShortRecordError
+from crossmodal_ray.pipelines.physio.label_stats import label_stats, label_summary
+from crossmodal_ray.pipelines.physio.labels import (
+    RecordLabelTable,
+    load_label_table,
+    window_labels,
+)
+from crossmodal_ray.pipelines.physio.schema import (
+    ACTIVITIES,
+    CHANNELS,
+    DEFAULT_SAMPLE_RATE_HZ,
+    DEFAULT_STRIDE_S,
+    DEFAULT_WINDOW_S,
+    SCHEMA_VERSION,
+)
+from crossmodal_ray.pipelines.physio.windows import (
+    build_window_table,
+    split_gap_windows,
+    to_common_rate,
+    window_schema,
+    window_starts,
+)
+
+FORMATS = ("auto", "wfdb", "ppg_dalia")
+# Rejection stages in pipeline order (``physio/schema.py`` documents the same list).
+STAGES: tuple[str, ...] = ("list", "read", "decode", "labels", "window")
+# Decoded window rows are ~2x the bytes of 16-bit samples at 128 Hz with 8 s windows every
+# 2 s; a rough factor is enough to size shard tasks.
+ROW_BYTES_PER_INPUT_BYTE = 2
+
+
+@dataclass
+class PhysioSourceConfig:
+    """The raw physiological corpus and how its records become windows; each field is a flag.
+
+    Attributes:
+        source: Raw folder (WFDB records, or PPG-DaLiA ``S*/S*.pkl``).
+        format: ``auto`` (PPG-DaLiA when ``S*/S*.pkl`` exist, else WFDB), ``wfdb``,
+            ``ppg_dalia``.
+        sample_rate_hz: Common rate of every channel (32 Hz: PPG-DaLiA's wrist rate, enough for
+            ECG R peaks and every other modality here).
+        window_s: Window length (8 s, PPG-DaLiA's label window).
+        stride_s: Window stride (2 s, PPG-DaLiA's label shift).
+        max_gap_s: NaN runs up to this long are interpolated; windows over longer runs dropped.
+    """
+
+    source: str = "data/raw/physio_sample"
+    format: str = "auto"
+    sample_rate_hz: float = DEFAULT_SAMPLE_RATE_HZ
+    window_s: float = DEFAULT_WINDOW_S
+    stride_s: float = DEFAULT_STRIDE_S
+    max_gap_s: float = 1.0
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.sample_rate_hz))
+
+    @property
+    def stride_samples(self) -> int:
+        return int(round(self.stride_s * self.sample_rate_hz))
+
+
+def detect_format(source: str | Path) -> str:
+    """``ppg_dalia`` when ``S*/S*.pkl`` files exist, else ``wfdb``."""
+    from crossmodal_ray.pipelines.physio.ppg_dalia_reader import list_ppg_dalia_files
+
+    return "ppg_dalia" if list_ppg_dalia_files(source) else "wfdb"
+
+
+def _record_bytes(root: Path, record: str) -> int:
+    """Bytes of the record's files (``<record>.*``), for sizing shard tasks."""
+    path = root / record
+    return sum(p.stat().st_size for p in path.parent.glob(f"{path.name}.*") if p.is_file())
+
+
+class PhysioSource:
+    """WFDB or PPG-DaLiA records -> 8 s window rows (see the module docstring)."""
+
+    schema_version = SCHEMA_VERSION
+    group_key_name = "subject"
+    input_noun = "records"
+    stages = STAGES
+    # Reading WFDB and pickles keeps no per-process state: plain Ray tasks, no actor pool.
+    decoder_needs_actor = False
+
+    def __init__(self, config: PhysioSourceConfig) -> None:
+        if config.format not in FORMATS:
+            raise ValueError(f"unknown format {config.format!r}; expected one of {FORMATS}")
+        root = Path(config.source)
+        if not root.is_dir():
+            raise FileNotFoundError(f"source folder {root} does not exist")
+        self.config = config
+        self.root = str(root.resolve())
+        self.format = detect_format(root) if config.format == "auto" else config.format
+
+    def schema(self) -> pa.Schema:
+        return window_schema(len(CHANNELS), self.config.window_samples)
+
+    def list_inputs(self) -> tuple[list[InputItem], list[dict]]:
+        """One input per record, sorted; a record listed in ``RECORDS`` without its header is
+        rejected at the ``list`` stage. Each input carries its own rows of ``labels.csv``, so no
+        decoding actor reads the whole label table."""
+        from crossmodal_ray.pipelines.physio.ppg_dalia_reader import list_ppg_dalia_files
+        from crossmodal_ray.pipelines.physio.wfdb_reader import list_records, subject_of
+
+        root = Path(self.root)
+        entries: list[tuple[str, str, str]] = []  # (record, source, subject)
+        rejected = []
+        if self.format == "ppg_dalia":
+            for rel in list_ppg_dalia_files(root):
+                entries.append((Path(rel).with_suffix("").as_posix(), rel, Path(rel).parent.name))
+        else:
+            for record in list_records(root):
+                if not (root / f"{record}.hea").is_file():
+                    message = f"listed in RECORDS but {record}.hea does not exist"
+                    rejected.append(rejected_row(record, "list", FileNotFoundError(message)))
+                    continue
+                entries.append((record, record, subject_of(record)))
+        table = load_label_table(root) or {}
+        items = [
+            InputItem(
+                source=source,
+                group_key=subject,
+                size_bytes=ROW_BYTES_PER_INPUT_BYTE * _record_bytes(root, record),
+                payload={
+                    "record": record,
+                    "labels_json": table[record].to_json() if record in table else "",
+                },
+            )
+            for record, source, subject in entries
+        ]
+        return items, rejected
+
+    def open_decoder(self) -> None:
+        return None  # the readers keep no per-process state
+
+    def read(self, item: InputItem):
+        """The item's record as ``RawRecording`` (WFDB or PPG-DaLiA)."""
+        if self.format == "ppg_dalia":
+            from crossmodal_ray.pipelines.physio.ppg_dalia_reader import read_ppg_dalia
+
+            return read_ppg_dalia(self.root, item.source)
+        from crossmodal_ray.pipelines.physio.wfdb_reader import read_wfdb_record
+
+        return read_wfdb_record(self.root, item.payload["record"])
+
+    def decode(self, item: InputItem, state: Any) -> DecodedInput:
+        """One record -> its window rows and the windows dropped over long NaN gaps."""
+        config = self.config
+        with at_stage("read"):
+            rec = self.read(item)
+        with at_stage("decode"):
+            common = to_common_rate(rec, config.sample_rate_hz, config.max_gap_s)
+        with at_stage("window"):
+            starts = window_starts(common.n_samples, config.window_samples, config.stride_samples)
+            if starts.size == 0:
+                raise ShortRecordError(
+                    f"record of {rec.duration_s:.2f} s is shorter than one "
+                    f"{config.window_s:g} s window"
+                )
+            kept, gap_rejected = split_gap_windows(
+                item.source, common, starts, config.window_samples, config.max_gap_s
+            )
+        with at_stage("labels"):
+            labels_json = item.payload.get("labels_json") or ""
+            table = RecordLabelTable.from_json(labels_json) if labels_json else None
+            labels = window_labels(
+                rec, common, kept / config.sample_rate_hz, config.window_s, table
+            )
+        with at_stage("window"):
+            rows = build_window_table(rec, common, kept, config.window_samples, labels)
+        dropped = sum(row["error_type"] == NaNGapError.__name__ for row in gap_rejected)
+        return DecodedInput(
+            rows=rows,
+            rejected=gap_rejected,
+            read=int(starts.size),
+            warnings=list(rec.warnings),
+            info={
+                "label_sources": {labels.label_source: rows.num_rows} if rows.num_rows else {},
+                "windows_dropped_nan_gap": dropped,
+            },
+        )
+
+    def summarize(self, rows: pa.Table, infos: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"labels": label_summary(rows), **sum_summaries(infos)}
+
+    def manifest_fields(self, summaries: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        per_split = {split: sum_summaries(items) or {} for split, items in summaries.items()}
+        everything = sum_summaries([s for s in per_split.values() if s]) or {}
+        config = self.config
+        return {
+            "channels": list(CHANNELS),
+            "sample_rate_hz": config.sample_rate_hz,
+            "window_s": config.window_s,
+            "stride_s": config.stride_s,
+            "window_samples": config.window_samples,
+            "activities": list(ACTIVITIES),
+            "label_stats": {split: label_stats(s.get("labels")) for split, s in per_split.items()},
+            "label_sources": everything.get("label_sources") or {},
+            "windows_dropped_nan_gap": everything.get("windows_dropped_nan_gap") or 0,
+        }
