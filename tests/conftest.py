@@ -1,4 +1,9 @@
-"""Shared fixtures: one loopback-only Ray for the whole test session."""
+"""Shared fixtures: one loopback-only Ray for the whole test session, and the only S3 it knows.
+
+The session's S3 is a moto server on 127.0.0.1 (``tests/s3_server.py``), started before Ray so
+that every Ray worker inherits its endpoint and dummy credentials through the environment, as
+workers on a real cluster inherit theirs; nothing in a test run can reach a real object store.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,17 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 
 @pytest.fixture(scope="session")
-def ray_session():
+def s3_endpoint():
+    """``http://127.0.0.1:<port>`` of the session's S3 server; its client settings (endpoint,
+    dummy keys, no instance metadata) are in the environment for the whole session."""
+    from s3_server import moto_s3_server, s3_client_env
+
+    with moto_s3_server() as server, s3_client_env(server.endpoint_url):
+        yield server.endpoint_url
+
+
+@pytest.fixture(scope="session")
+def ray_session(s3_endpoint):
     """One ``ray.init`` (about 4 s) shared by every test that needs Ray."""
     import ray
 

@@ -20,8 +20,8 @@ class RegressionTask:
     def build_model(self) -> nn.Module:
         return nn.Linear(FEATURES, 1)
 
-    def batch_to_tensors(self, batch, device):
-        return {"x": torch.as_tensor(batch["x"]).float().to(device)}
+    def collate(self, batch):
+        return {"x": torch.tensor(batch["x"], dtype=torch.float32)}
 
     def training_loss(self, model, batch):
         target = batch["x"].sum(dim=1, keepdim=True)

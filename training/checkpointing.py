@@ -2,7 +2,7 @@
 
 A checkpoint directory holds:
 - ``model.pt``: the unwrapped model's ``state_dict`` (no DDP ``module.`` prefix);
-- ``optimizer.pt``: optimiser and LR-scheduler state (resume only);
+- ``optimizer.pt``: every optimiser's and LR scheduler's state, by optimiser name (resume only);
 - ``train_state.json``: global step, epoch, steps done inside that epoch, the task's extras
   (for MBSL: model config and channel grouping) and the loop config.
 """
@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from crossmodal_ray.training.optimizers import BuiltOptimizer
 
 MODEL_FILE = "model.pt"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -29,19 +31,21 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 def save_training_state(
     directory: str | Path,
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | None,
-    scheduler: Any | None,
+    optimizers: list[BuiltOptimizer],
     state: dict[str, Any],
 ) -> None:
-    """Write model, optimiser and loop state into ``directory``."""
+    """Write model, optimisers and loop state into the local ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(unwrap_model(model).state_dict(), directory / MODEL_FILE)
-    if optimizer is not None:
+    if optimizers:
         torch.save(
             {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                built.name: {
+                    "optimizer": built.optimizer.state_dict(),
+                    "scheduler": built.scheduler.state_dict(),
+                }
+                for built in optimizers
             },
             directory / OPTIMIZER_FILE,
         )
@@ -59,14 +63,15 @@ def load_model_weights(directory: str | Path, model: nn.Module) -> None:
     unwrap_model(model).load_state_dict(state_dict)
 
 
-def load_optimizer_state(
-    directory: str | Path, optimizer: torch.optim.Optimizer, scheduler: Any | None
-) -> None:
-    """Restore optimiser and scheduler state when the checkpoint has it."""
+def load_optimizer_state(directory: str | Path, optimizers: list[BuiltOptimizer]) -> None:
+    """Restore each optimiser's and scheduler's state when the checkpoint has it."""
     path = Path(directory) / OPTIMIZER_FILE
     if not path.exists():
         return
     saved = torch.load(path, map_location="cpu", weights_only=False)
-    optimizer.load_state_dict(saved["optimizer"])
-    if scheduler is not None and saved.get("scheduler") is not None:
-        scheduler.load_state_dict(saved["scheduler"])
+    missing = [built.name for built in optimizers if built.name not in saved]
+    if missing:
+        raise KeyError(f"checkpoint {directory} has no state for optimizers {missing}")
+    for built in optimizers:
+        built.optimizer.load_state_dict(saved[built.name]["optimizer"])
+        built.scheduler.load_state_dict(saved[built.name]["scheduler"])

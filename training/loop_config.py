@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass
@@ -52,7 +52,6 @@ class TrainLoopConfig:
     shuffle_buffer_rows: int = 512
     seed: int = 0
     steps_per_epoch: int = 0
-    extra: dict = field(default_factory=dict)
     fault_injection_pid_dir: str = ""
     fault_injection_step_sleep_s: float = 0.0
 

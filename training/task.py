@@ -1,38 +1,62 @@
 """The contract between the generic Ray Train loop and one system (MBSL, grounding, COOLANT, ASD).
 
-A task is a small picklable object: the loop builds the model through it, turns a streamed
-batch into tensors through it, asks it for the loss, and stores its extra state (for MBSL: the
-channel grouping and the model config) inside every checkpoint so that evaluation and resume
-rebuild exactly the trained model.
+A task is a small picklable object (it travels to every worker). The loop
+(:func:`crossmodal_ray.training.loop.train_fn_per_worker`) asks it for:
+
+- ``columns``: the shard columns streamed to the workers;
+- ``collate(batch)``: turns a batch of rows (dict of numpy arrays; strings as object arrays,
+  variable-length items as arrays of arrays) into tensors. It runs inside Ray Data's iterator
+  (``iter_torch_batches(collate_fn=...)``, in its prefetch threads), so tokenizing text,
+  decoding or stacking images and padding happen off the training step. The loop moves the
+  returned tensors to the device;
+- ``build_model()``, ``training_loss(model, batch) -> (loss, metrics)``, ``checkpoint_extras()``
+  (JSON state saved in every checkpoint so that evaluation and resume rebuild the model).
+
+Optional members (a plain MBSL-style task needs none of them):
+
+- ``optimizers(model, loop) -> list[OptimizerSpec]``: parameter groups with their own learning
+  rates, frozen modules left out, extra optimisers with schedules of their own
+  (:mod:`crossmodal_ray.training.optimizers`); default: one AdamW over all trainable parameters;
+- ``validation_metric`` (e.g. ``"val_rr_mae_bpm"``), ``validation_mode`` (``"min"``/``"max"``)
+  and ``validation_datasets`` (names of the extra datasets it reads, e.g. ``("val",)``) with
+  ``validation_metrics(model, device) -> dict``: run by the loop after every epoch on every
+  rank (model unwrapped, eval mode, no grad); rank 0's result is broadcast, reported with the
+  epoch's checkpoint, and Ray Train keeps the checkpoints ranked by ``validation_metric``
+  (``CheckpointConfig(checkpoint_score_attribute=...)``): evaluation loads the best one, not the
+  last (:func:`crossmodal_ray.training.trainer.best_checkpoint`). Mid-epoch checkpoints, which
+  resume needs, carry NaN for it and so never rank as best;
+- ``ddp_find_unused_parameters`` (some parameters get no gradient from the loss) and
+  ``ddp_broadcast_buffers`` (False when buffers are identical on every rank by construction).
+
+Uneven data across ranks never hangs a collective: the training split is divided into equal
+parts (``streaming_split(equal=True)``, Ray Train's default) and ``drop_last=True`` drops each
+rank's partial last batch, so every rank runs the same number of steps and enters the same
+all-reduces, all-gathers and reports. Variable shapes inside a batch are the collate's business
+(pad to the longest item); the contrastive losses gather fixed-size embeddings, so batches of
+different padded lengths on different ranks are fine.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
 
 class TrainingTask(Protocol):
-    """What a system implements to be trained by :func:`training.loop.train_fn_per_worker`."""
+    """What a system implements to be trained by the generic loop (see the module docstring)."""
 
     name: str
-    # Columns of the shard the loop streams (strings are not tensors: leave them out).
     columns: tuple[str, ...]
-    # Optional: True when some parameters get no gradient from ``training_loss`` (DDP must know).
-    # ddp_find_unused_parameters: bool
-    # Optional: False when buffers are identical on every rank (skips DDP's buffer broadcast).
-    # ddp_broadcast_buffers: bool
 
     def build_model(self) -> nn.Module:
         """A fresh model (the loop moves it to the device and wraps it in DDP)."""
         ...
 
-    def batch_to_tensors(
-        self, batch: dict[str, Any], device: torch.device
-    ) -> dict[str, torch.Tensor]:
-        """Convert one streamed batch (dict of numpy arrays or tensors) to device tensors."""
+    def collate(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Tensors (on the CPU) of one batch of rows; runs in Ray Data's iterator threads."""
         ...
 
     def training_loss(
@@ -41,10 +65,28 @@ class TrainingTask(Protocol):
         """Loss to minimise and scalar metrics to log for one local batch."""
         ...
 
-    # Optional: ``validation_metrics(model, device) -> dict[str, float]``, called on every rank
-    # at the end of each epoch (model unwrapped, eval mode, no grad); the loop reports the
-    # result with an epoch checkpoint. Ray Tune's schedulers compare these metrics.
-
     def checkpoint_extras(self) -> dict[str, Any]:
         """JSON-serialisable state saved with every checkpoint (e.g. the channel grouping)."""
         ...
+
+
+def validation_metric_of(task: Any) -> tuple[str, str] | None:
+    """``(metric, mode)`` that ranks the task's checkpoints, or None without validation."""
+    metric = getattr(task, "validation_metric", None)
+    if not metric:
+        return None
+    mode = getattr(task, "validation_mode", "min")
+    if mode not in ("min", "max"):
+        raise ValueError(f"task {task.name}: validation_mode must be 'min' or 'max', not {mode!r}")
+    return metric, mode
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """Tensors in (nested dicts, lists, tuples of) ``value`` moved to ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(to_device(v, device) for v in value)
+    return value

@@ -15,7 +15,7 @@ recorder of the trial's worker reservation (:mod:`training.sweep.trial_reservati
 
 from __future__ import annotations
 
-import os
+import math
 from dataclasses import replace
 
 import ray.data
@@ -23,17 +23,11 @@ import ray.train
 from ray.data.dataset import MaterializedDataset
 from ray.train.torch import TorchTrainer
 
+from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.training.loop import train_fn_per_worker
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.loopback_torch_backend import LoopbackTorchConfig
-from crossmodal_ray.training.task import TrainingTask
-
-
-def absolute_storage_path(storage_path: str) -> str:
-    """Ray wants absolute local paths; URIs (s3://, gs://) pass through."""
-    if "://" in storage_path:
-        return storage_path
-    return os.path.abspath(os.path.expanduser(storage_path))
+from crossmodal_ray.training.task import TrainingTask, validation_metric_of
 
 
 def steps_per_epoch(train_rows: int, loop: TrainLoopConfig) -> int:
@@ -72,7 +66,7 @@ def run_training(
             keeps the plain single-dataset run.
         callbacks: Ray Train callbacks for the run (``RunConfig(callbacks=...)``).
     """
-    loop = replace(loop, storage_path=absolute_storage_path(loop.storage_path))
+    loop = replace(loop, storage_path=storage.normalize(loop.storage_path))
     loop = replace(loop, steps_per_epoch=steps_per_epoch(train_rows, loop))
     if loop.steps_per_epoch < 1:
         raise ValueError(
@@ -81,11 +75,23 @@ def run_training(
         )
     datasets = {"train": task_columns_only(train_dataset, task.columns)}
     dataset_config = None  # Ray Train's default: split every dataset (here only 'train')
+    needed = set(getattr(task, "validation_datasets", ()))
+    missing = needed - set(extra_datasets or {})
+    if missing:
+        raise ValueError(f"task {task.name} validates on datasets {sorted(missing)}: pass them")
     if extra_datasets:
         if "train" in extra_datasets:
             raise ValueError("extra_datasets must not redefine 'train'")
         datasets.update(extra_datasets)
         dataset_config = ray.train.DataConfig(datasets_to_split=["train"])
+    validation = validation_metric_of(task)
+    checkpoint_config = ray.train.CheckpointConfig(
+        num_to_keep=loop.num_to_keep,
+        # Ranked by the validation metric (the best are kept; the latest is always kept too,
+        # for resume); without one, the most recent are kept.
+        checkpoint_score_attribute=validation[0] if validation else None,
+        checkpoint_score_order=validation[1] if validation else "max",
+    )
     trainer = TorchTrainer(
         train_fn_per_worker,
         torch_config=LoopbackTorchConfig(),
@@ -99,10 +105,28 @@ def run_training(
             name=loop.run_name,
             storage_path=loop.storage_path,
             failure_config=ray.train.FailureConfig(max_failures=loop.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=loop.num_to_keep),
+            checkpoint_config=checkpoint_config,
             callbacks=list(callbacks or []),
         ),
         datasets=datasets,
         dataset_config=dataset_config,
     )
     return trainer.fit()
+
+
+def best_checkpoint(result: ray.train.Result, task: TrainingTask) -> ray.train.Checkpoint:
+    """The checkpoint evaluation should load: the best by the task's validation metric (among
+    validated checkpoints), else the last one."""
+    validation = validation_metric_of(task)
+    if validation is None:
+        return result.checkpoint
+    metric, mode = validation
+    scored = [
+        (float(metrics[metric]), checkpoint)
+        for checkpoint, metrics in result.best_checkpoints or []
+        if isinstance(metrics.get(metric), int | float) and math.isfinite(metrics[metric])
+    ]
+    if not scored:
+        return result.checkpoint
+    pick = min if mode == "min" else max
+    return pick(scored, key=lambda pair: pair[0])[1]

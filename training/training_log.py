@@ -6,23 +6,29 @@ One line per interval on rank 0::
 
 ``samples/s`` counts the global batch (all workers); ``data_wait`` is the share of wall time
 this worker spent waiting for the next batch from Ray Data (high values mean the input
-pipeline, not the model, limits speed).
+pipeline, not the model, limits speed). With several optimisers the line shows each one's
+learning rate (``lr main 9.5e-04 similarity 1.0e-04``).
+
+TensorBoard event files go to ``<storage>/<run>/tensorboard``; on an object store (``s3://``,
+``gs://``) rank 0 writes them to a local folder and uploads it at most once a minute and at
+the end.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
+from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 
+UPLOAD_EVERY_S = 60.0
 
-def tensorboard_dir(loop: TrainLoopConfig) -> Path | None:
-    """``<storage>/<run>/tensorboard`` for local storage; None for remote (s3://, gs://)."""
-    if "://" in loop.storage_path:
-        return None
-    return Path(loop.storage_path).expanduser().resolve() / loop.run_name / "tensorboard"
+
+def tensorboard_location(loop: TrainLoopConfig) -> str:
+    """``<storage>/<run>/tensorboard`` (a path or a URI)."""
+    return storage.join(loop.storage_path, loop.run_name, "tensorboard")
 
 
 class TrainingLog:
@@ -40,11 +46,18 @@ class TrainingLog:
         self._run_samples = 0
         self._run_wait = 0.0
         self._writer = None
-        log_dir = tensorboard_dir(loop)
-        if rank == 0 and log_dir is not None:
+        self._upload_to: str | None = None
+        self._last_upload = time.monotonic()
+        if rank == 0:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(log_dir=str(log_dir))
+            location = tensorboard_location(loop)
+            if storage.is_uri(location):
+                self._upload_to = location
+                log_dir = tempfile.mkdtemp(prefix="crossmodal-tensorboard-")
+            else:
+                log_dir = location
+            self._writer = SummaryWriter(log_dir=log_dir)
 
     def print(self, message: str) -> None:
         print(f"[{self.task_name}] {message}", flush=True)
@@ -86,14 +99,20 @@ class TrainingLog:
         self._interval_losses, self._interval_metrics, self._interval_samples = [], {}, 0
         return summary
 
-    def write_line(self, state: dict[str, Any], interval: dict[str, float], lr: float) -> None:
+    def write_line(
+        self, state: dict[str, Any], interval: dict[str, float], learning_rates: dict[str, float]
+    ) -> None:
         if self.rank != 0:
             return
         self.last_interval = interval
         total = self.loop.total_steps
+        if len(learning_rates) == 1:
+            lr_text = f"lr {next(iter(learning_rates.values())):.2e}"
+        else:
+            lr_text = "lr " + " ".join(f"{name} {lr:.2e}" for name, lr in learning_rates.items())
         self.print(
             f"epoch {state['epoch']} step {state['global_step']}/{total} "
-            f"loss {interval['loss']:.4f} lr {lr:.2e} "
+            f"loss {interval['loss']:.4f} {lr_text} "
             f"samples/s {interval['samples_per_s']:.0f} "
             f"data_wait {100 * interval['data_wait_fraction']:.0f}%"
         )
@@ -101,8 +120,17 @@ class TrainingLog:
             step = state["global_step"]
             for key, value in interval.items():
                 self._writer.add_scalar(f"train/{key}", value, step)
-            self._writer.add_scalar("train/lr", lr, step)
+            for name, lr in learning_rates.items():
+                self._writer.add_scalar(
+                    "train/lr" if name == "main" else f"train/lr_{name}", lr, step
+                )
             self._writer.flush()
+            if self._upload_to and time.monotonic() - self._last_upload > UPLOAD_EVERY_S:
+                self._upload()
+
+    def _upload(self) -> None:
+        storage.upload_dir(self._writer.log_dir, self._upload_to)
+        self._last_upload = time.monotonic()
 
     def run_summary(self) -> dict[str, float]:
         """Throughput and loss figures of this session so far (reported with checkpoints)."""
@@ -124,3 +152,5 @@ class TrainingLog:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            if self._upload_to:
+                self._upload()

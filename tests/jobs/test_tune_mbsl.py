@@ -184,7 +184,9 @@ def _plot_is_drawn(path: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory, ray_session):
-    from crossmodal_ray.pipelines.physio.ingest import PhysioIngestConfig, run_physio_ingest
+    from crossmodal_ray.pipelines.core.runner import IngestConfig
+    from crossmodal_ray.pipelines.physio.ingest import run_physio_ingest
+    from crossmodal_ray.pipelines.physio.source import PhysioSourceConfig
     from crossmodal_ray.pipelines.sample_corpus.physio.simulation import PhysioSimulationConfig
     from crossmodal_ray.pipelines.sample_corpus.physio.wfdb_corpus import make_physio_wfdb_corpus
 
@@ -192,7 +194,7 @@ def tiny_corpus(tmp_path_factory, ray_session):
     raw = make_physio_wfdb_corpus(
         root / "raw" / "tiny", PhysioSimulationConfig(n_subjects=4, duration_s=60)
     )
-    run_physio_ingest(PhysioIngestConfig(source=str(raw), out=str(root / "shards")))
+    run_physio_ingest(PhysioSourceConfig(source=str(raw)), IngestConfig(out=str(root / "shards")))
     return root / "shards", "tiny"
 
 

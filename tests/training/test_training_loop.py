@@ -49,10 +49,10 @@ class RecordingContrastiveTask:
         torch.manual_seed(0)
         return TwoViewEncoder()
 
-    def batch_to_tensors(self, batch, device):
+    def collate(self, batch):
         return {
-            "x": torch.as_tensor(batch["x"]).float().to(device),
-            "row_id": torch.as_tensor(batch["row_id"]).to(device),
+            "x": torch.as_tensor(batch["x"]).float(),
+            "row_id": torch.as_tensor(batch["row_id"]),
         }
 
     def training_loss(self, model, batch):
@@ -191,7 +191,7 @@ def _train_worker_pids() -> set[int]:
 @pytest.mark.slow
 def test_training_workers_listen_on_loopback_only(ray_session, tmp_path):
     """DDP rendezvous and gloo stay on 127.0.0.1 (``training/loopback_torch_backend.py``)."""
-    from test_ray_job_submit import is_loopback, listening_addresses_of
+    from ray_cluster_helpers import is_loopback, listening_addresses_of
 
     seen: set[str] = set()
     done = threading.Event()

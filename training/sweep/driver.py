@@ -27,7 +27,6 @@ the metric, final and best value, whether ASHA stopped it early) for
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.search.sample import Categorical, Float, Integer
 
+from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.training.sweep.trial_reservations import (
     ReleaseTrialPlacementGroups,
     placement_group_registry,
@@ -72,7 +72,7 @@ class SweepConfig:
         max_concurrent_trials: cap on trials in flight (None: from the cluster's resources).
         max_failures: times Tune restarts a trial whose driver failed (Train retries its
             workers on its own).
-        seed: the searcher's seed.
+        searcher_seed: the searcher's seed (not the training seed, a loop config field).
     """
 
     name: str
@@ -91,15 +91,12 @@ class SweepConfig:
     reserved_cpus: float = 1.0
     max_concurrent_trials: int | None = None
     max_failures: int = 1
-    seed: int = 0
+    searcher_seed: int = 0
 
     @property
     def sweep_dir(self) -> str:
         """``<storage_path>/<name>`` (absolute for local paths)."""
-        storage = self.storage_path
-        if "://" not in storage:
-            storage = os.path.abspath(os.path.expanduser(storage))
-        return f"{storage.rstrip('/')}/{self.name}"
+        return storage.join(self.storage_path, self.name)
 
 
 @dataclass
@@ -173,7 +170,7 @@ def trial_run_name() -> str:
 
 def trial_runs_path(config: SweepConfig) -> str:
     """Where the trials' Ray Train runs (checkpoints) live: inside the sweep folder."""
-    return f"{config.sweep_dir}/{TRIAL_RUNS_DIR}"
+    return storage.join(config.sweep_dir, TRIAL_RUNS_DIR)
 
 
 def search_space_from_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -280,9 +277,11 @@ def build_tuner(
         grace_period=config.grace_period,
         reduction_factor=config.reduction_factor,
     )
-    searcher = ConcurrencyLimiter(OptunaSearch(seed=config.seed), max_concurrent=max_concurrent)
+    searcher = ConcurrencyLimiter(
+        OptunaSearch(seed=config.searcher_seed), max_concurrent=max_concurrent
+    )
     progress = ProgressLines(config.metric, config.time_attr, sorted(search_space))
-    storage, name = config.sweep_dir.rsplit("/", 1)
+    storage_path, name = storage.parent(config.sweep_dir), storage.name(config.sweep_dir)
     return tune.Tuner(
         trainable,
         param_space=search_space,
@@ -295,7 +294,7 @@ def build_tuner(
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=storage,
+            storage_path=storage_path,
             failure_config=tune.FailureConfig(max_failures=config.max_failures),
             callbacks=[progress, ReleaseTrialPlacementGroups(), *(callbacks or [])],
             verbose=0,
@@ -381,8 +380,8 @@ def trial_records(grid, config: SweepConfig, params: list[str]) -> list[TrialRec
                 error=None
                 if result.error is None
                 else f"{type(result.error).__name__}: {result.error}",
-                best_checkpoint_path=_string_or_none(best_row.get(CHECKPOINT_PATH_KEY)),
-                last_checkpoint_path=_string_or_none(rows[-1].get(CHECKPOINT_PATH_KEY))
+                best_checkpoint_path=_location(config, best_row.get(CHECKPOINT_PATH_KEY)),
+                last_checkpoint_path=_location(config, rows[-1].get(CHECKPOINT_PATH_KEY))
                 if rows
                 else None,
                 extra_metrics={
@@ -395,5 +394,9 @@ def trial_records(grid, config: SweepConfig, params: list[str]) -> list[TrialRec
     return sorted(records, key=lambda r: r.trial_id)
 
 
-def _string_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _location(config: SweepConfig, value: Any) -> str | None:
+    """A reported checkpoint path (inside the storage filesystem: ``bucket/...`` on S3) as a
+    location the storage module opens (``s3://bucket/...``)."""
+    if not (isinstance(value, str) and value):
+        return None
+    return storage.with_scheme_of(config.sweep_dir, value)

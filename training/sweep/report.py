@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
+from crossmodal_ray.pipelines.core import storage  # noqa: E402
 from crossmodal_ray.training.sweep.driver import SweepOutcome, TrialRecord  # noqa: E402
 
 COMPLETED_COLOR = "tab:blue"
@@ -43,12 +44,12 @@ FAILED_COLOR = "tab:orange"
 
 @dataclass
 class SweepReport:
-    """Paths of what :func:`write_sweep_report` wrote, and a short text summary."""
+    """Where :func:`write_sweep_report` wrote (paths or URIs), and a short text summary."""
 
-    directory: Path
-    markdown_path: Path
-    csv_path: Path
-    plots: list[Path] = field(default_factory=list)
+    directory: str
+    markdown_location: str
+    csv_location: str
+    plots: list[str] = field(default_factory=list)
     summary: str = ""
 
 
@@ -290,11 +291,12 @@ def write_sweep_report(
     title: str | None = None,
     time_label: str | None = None,
 ) -> SweepReport:
-    """Write ``report.md``, ``trials.csv`` and the plots into ``directory``.
+    """Write ``report.md``, ``trials.csv`` and the plots into ``directory`` (a path, or an
+    ``s3://``/``gs://`` URI: the files are written locally, then uploaded).
 
     Args:
         outcome: The sweep's trials (:func:`training.sweep.driver.run_sweep`).
-        directory: Output folder (created).
+        directory: Output folder (created), on any storage.
         metric_label: The metric with its unit, for axes and tables
             (e.g. ``"val RR MAE (breaths/min)"``).
         test_metrics: The best configuration's metrics on the test split, computed by the
@@ -302,24 +304,39 @@ def write_sweep_report(
         title: Report heading.
         time_label: Axis label of ``time_attr`` (default: its name).
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    location = storage.normalize(directory)
+    report = SweepReport(
+        location, storage.join(location, "report.md"), storage.join(location, "trials.csv")
+    )
+    with storage.local_dir_for_writing(location) as local:
+        _write_report_files(local, report, outcome, metric_label, test_metrics, title, time_label)
+    return report
+
+
+def _write_report_files(
+    directory: Path,
+    report: SweepReport,
+    outcome: SweepOutcome,
+    metric_label: str,
+    test_metrics: dict[str, float] | None,
+    title: str | None,
+    time_label: str | None,
+) -> None:
     config, best = outcome.config, outcome.best
     time_label = time_label or config.time_attr
-    report = SweepReport(directory, directory / "report.md", directory / "trials.csv")
-    write_trials_csv(report.csv_path, outcome)
+    write_trials_csv(directory / "trials.csv", outcome)
 
     for name, kind in sorted(outcome.parameter_kinds.items()):
         path = directory / f"metric_vs_{name}.png"
         plot_metric_vs_parameter(path, outcome, name, kind, metric_label)
-        report.plots.append(path)
+        report.plots.append(path.name)
     curves = directory / "learning_curves.png"
     plot_learning_curves(curves, outcome, metric_label, time_label)
-    report.plots.append(curves)
+    report.plots.append(curves.name)
     if best is not None and best.curve:
         path = directory / "best_trial.png"
         plot_best_trial(path, best, metric_label, time_label)
-        report.plots.append(path)
+        report.plots.append(path.name)
 
     failed = sum(t.error is not None for t in outcome.trials)
     lines = [
@@ -397,9 +414,9 @@ def write_sweep_report(
     lines += ["## Learning curves", "", "![learning curves](learning_curves.png)", ""]
     if best is not None and best.curve:
         lines += ["![best trial](best_trial.png)", ""]
-    report.markdown_path.write_text("\n".join(lines))
+    (directory / "report.md").write_text("\n".join(lines))
 
-    summary = [f"[sweep report] {report.markdown_path}"]
+    summary = [f"[sweep report] {report.markdown_location}"]
     if best is not None:
         summary.append(
             f"  best trial {best.trial_id}: {config.metric} {_fmt(best.best)} with "
@@ -411,7 +428,6 @@ def write_sweep_report(
         )
     summary.append(
         f"  {len(outcome.trials)} trials, {outcome.stopped_early} stopped early by ASHA, "
-        f"{failed} failed; plots: {', '.join(p.name for p in report.plots)}"
+        f"{failed} failed; plots: {', '.join(report.plots)}"
     )
     report.summary = "\n".join(summary)
-    return report

@@ -1,4 +1,4 @@
-"""MBSL as a :class:`~training.task.TrainingTask`: contrastive pretraining and fine-tuning.
+"""MBSL as a :class:`~crossmodal_ray.training.task.TrainingTask`: pretraining and fine-tuning.
 
 Pretraining (``MBSLPretrainTask``): one encoder per channel group, multi-scale masked patch
 views, symmetric InfoNCE between every pair of groups with the negatives of the global batch
@@ -7,7 +7,11 @@ pretrained encoder plus heart-rate, respiration-rate, activity and apnea heads t
 end on the labelled training windows.
 
 The tasks carry everything a worker needs (model config, grouping, pretrained weights) so they
-work the same on a laptop and on a cluster whose workers never see the driver's disk.
+work the same on a laptop and on a cluster whose workers never see the driver's disk. Both are
+validated after every epoch on the validation subjects, and evaluation loads the best epoch:
+pretraining by ``val_rr_mae_bpm`` (a ridge probe of the frozen encoder,
+:mod:`crossmodal_ray.training.tasks.mbsl_validation`), fine-tuning by ``val_loss`` (the four
+heads' loss on the validation windows).
 """
 
 from __future__ import annotations
@@ -21,21 +25,28 @@ from torch import nn
 
 from crossmodal_ray.models.mbsl.heads import MBSLDownstream, downstream_loss
 from crossmodal_ray.models.mbsl.model import MBSLConfig, MBSLEncoder, MBSLPretrainModel
-from crossmodal_ray.training.tasks.mbsl_validation import mbsl_validation_metrics
+from crossmodal_ray.training.tasks.mbsl_validation import (
+    PROBE_TRAIN_DATASET,
+    VAL_DATASET,
+    finetune_validation_metrics,
+    mbsl_validation_metrics,
+)
 
 SIGNAL_COLUMNS = ("signals", "channel_present")
 LABEL_COLUMNS = ("hr_bpm", "rr_bpm", "activity", "apnea")
+LABEL_DTYPES = {"hr_bpm": np.float32, "rr_bpm": np.float32, "activity": np.int64, "apnea": np.int64}
 
 
-def _to_tensor(value: Any) -> torch.Tensor:
-    return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+def _tensor(values: np.ndarray, dtype: np.dtype) -> torch.Tensor:
+    # Ray Data hands read-only arrays; a copy gives torch memory it may own and write.
+    return torch.from_numpy(np.array(values, dtype=dtype, copy=True))
 
 
-def signals_to_tensors(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
-    """``signals`` float32 [B, C, T] and ``channel_present`` bool [B, C] on ``device``."""
+def collate_signals(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """``signals`` float32 [B, C, T] and ``channel_present`` bool [B, C] (CPU tensors)."""
     return {
-        "signals": _to_tensor(batch["signals"]).to(device=device, dtype=torch.float32),
-        "channel_present": _to_tensor(batch["channel_present"]).to(device=device, dtype=torch.bool),
+        "signals": _tensor(batch["signals"], np.float32),
+        "channel_present": _tensor(batch["channel_present"], np.bool_),
     }
 
 
@@ -47,6 +58,9 @@ class MBSLPretrainTask:
     grouping: dict[str, Any]
     name: str = "mbsl"
     columns: tuple[str, ...] = SIGNAL_COLUMNS
+    validation_metric: str = "val_rr_mae_bpm"
+    validation_mode: str = "min"
+    validation_datasets: tuple[str, ...] = (PROBE_TRAIN_DATASET, VAL_DATASET)
 
     @property
     def ddp_broadcast_buffers(self) -> bool:
@@ -57,10 +71,8 @@ class MBSLPretrainTask:
     def build_model(self) -> nn.Module:
         return MBSLPretrainModel(MBSLConfig.from_dict(self.model_config))
 
-    def batch_to_tensors(
-        self, batch: dict[str, Any], device: torch.device
-    ) -> dict[str, torch.Tensor]:
-        return signals_to_tensors(batch, device)
+    def collate(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return collate_signals(batch)
 
     def training_loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor]
@@ -101,6 +113,9 @@ class MBSLFinetuneTask:
     encoder_state: dict[str, torch.Tensor] | None = None
     name: str = "mbsl_finetune"
     columns: tuple[str, ...] = SIGNAL_COLUMNS + LABEL_COLUMNS
+    validation_metric: str = "val_loss"
+    validation_mode: str = "min"
+    validation_datasets: tuple[str, ...] = (VAL_DATASET,)
     # ``features()`` never masks, so the encoders' mask tokens get no gradient here.
     ddp_find_unused_parameters: bool = True
     loss_weights: dict[str, float] = field(default_factory=dict)
@@ -111,14 +126,10 @@ class MBSLFinetuneTask:
             encoder.load_state_dict(self.encoder_state)
         return MBSLDownstream(encoder, self.n_activities)
 
-    def batch_to_tensors(
-        self, batch: dict[str, Any], device: torch.device
-    ) -> dict[str, torch.Tensor]:
-        tensors = signals_to_tensors(batch, device)
-        tensors["hr_bpm"] = _to_tensor(batch["hr_bpm"]).to(device=device, dtype=torch.float32)
-        tensors["rr_bpm"] = _to_tensor(batch["rr_bpm"]).to(device=device, dtype=torch.float32)
-        tensors["activity"] = _to_tensor(batch["activity"]).to(device=device, dtype=torch.long)
-        tensors["apnea"] = _to_tensor(batch["apnea"]).to(device=device, dtype=torch.long)
+    def collate(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        tensors = collate_signals(batch)
+        for name, dtype in LABEL_DTYPES.items():
+            tensors[name] = _tensor(batch[name], dtype)
         return tensors
 
     def training_loss(
@@ -141,3 +152,8 @@ class MBSLFinetuneTask:
             "n_activities": self.n_activities,
             "target_stats": self.target_stats,
         }
+
+    def validation_metrics(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        """``val_loss`` (the training loss of the four heads) and per-head MAE/accuracy on the
+        validation split (rank 0)."""
+        return finetune_validation_metrics(model, device, self.target_stats, self.loss_weights)

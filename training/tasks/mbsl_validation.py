@@ -33,7 +33,7 @@ from crossmodal_ray.training.metrics.linear_probe import RIDGE_ALPHAS, mean_abso
 PROBE_TRAIN_DATASET = "probe_train"
 VAL_DATASET = "val"
 DEFAULT_PROBE_TRAIN_ROWS = 1024
-PROBE_COLUMNS = ("signals", "channel_present", "hr_bpm", "rr_bpm")
+PROBE_COLUMNS = ("signals", "channel_present", "hr_bpm", "rr_bpm", "activity", "apnea")
 # Regression target -> reported metric.
 VALIDATION_TARGETS = {"rr_bpm": "val_rr_mae_bpm", "hr_bpm": "val_hr_mae_bpm"}
 FEATURE_BATCH_ROWS = 256
@@ -41,7 +41,8 @@ FEATURE_BATCH_ROWS = 256
 
 @dataclass
 class ProbeWindows:
-    """Windows of one split held in memory: signals [N, C, T], present [N, C], labels [N]."""
+    """Windows of one split held in memory: signals [N, C, T], present [N, C], labels [N]
+    (``hr_bpm``, ``rr_bpm`` float, NaN unknown; ``activity``, ``apnea`` int, -1 unknown)."""
 
     signals: np.ndarray
     present: np.ndarray
@@ -102,7 +103,11 @@ def _read_windows(name: str) -> ProbeWindows:
         _WINDOW_CACHE[name] = ProbeWindows(
             signals=arrays["signals"].astype(np.float32, copy=False),
             present=arrays["channel_present"].astype(bool, copy=False),
-            labels={t: arrays[t].astype(np.float64) for t in VALIDATION_TARGETS},
+            labels={
+                **{t: arrays[t].astype(np.float64) for t in VALIDATION_TARGETS},
+                "activity": arrays["activity"].astype(np.int64),
+                "apnea": arrays["apnea"].astype(np.int64),
+            },
         )
     return _WINDOW_CACHE[name]
 
@@ -161,3 +166,43 @@ def mbsl_validation_metrics(model: torch.nn.Module, device) -> dict[str, float]:
     except KeyError:
         return {}
     return probe_validation_metrics(model.encoder, probe_train, val, device)
+
+
+@torch.no_grad()
+def finetune_validation_metrics(
+    model: torch.nn.Module,
+    device,
+    target_stats: dict,
+    loss_weights: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Validation metrics of the fine-tuned heads (rank 0; ``{}`` elsewhere).
+
+    ``val_loss``: the training objective of the four heads (:func:`downstream_loss`, labels
+    standardised with the training split's statistics) on every validation window, the metric
+    that picks the best epoch; ``val_hr_mae_bpm``, ``val_rr_mae_bpm`` for reading along.
+    """
+    from crossmodal_ray.models.mbsl.heads import downstream_loss, regression_to_bpm
+
+    if ray.train.get_context().get_world_rank() != 0:
+        return {}
+    val = _read_windows(VAL_DATASET)
+    totals, count = 0.0, 0
+    errors: dict[str, list[np.ndarray]] = {t: [] for t in VALIDATION_TARGETS}
+    for start in range(0, len(val.signals), FEATURE_BATCH_ROWS):
+        rows = slice(start, start + FEATURE_BATCH_ROWS)
+        signals = torch.from_numpy(val.signals[rows]).to(device)
+        present = torch.from_numpy(val.present[rows]).to(device)
+        outputs = model(signals, present)
+        targets = {name: torch.from_numpy(values[rows]) for name, values in val.labels.items()}
+        result = downstream_loss(outputs, targets, target_stats, loss_weights)
+        totals += float(result["loss"]) * len(signals)
+        count += len(signals)
+        bpm = regression_to_bpm({k: v.float().cpu() for k, v in outputs.items()}, target_stats)
+        for target in VALIDATION_TARGETS:
+            errors[target].append(bpm[target].numpy() - val.labels[target][rows])
+    metrics = {"val_loss": totals / count if count else math.nan}
+    for target, metric in VALIDATION_TARGETS.items():
+        diff = np.concatenate(errors[target]) if errors[target] else np.zeros(0)
+        known = np.isfinite(diff)
+        metrics[metric] = float(np.abs(diff[known]).mean()) if known.any() else math.nan
+    return metrics

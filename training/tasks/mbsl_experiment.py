@@ -1,0 +1,232 @@
+"""An MBSL run on a finished shard corpus: grouping -> pretraining -> probes, baselines, fine-tuning.
+
+What ``jobs/train_mbsl.py`` runs once the corpus is ready (and ``jobs/tune_mbsl.py`` shares the
+grouping and model-config steps):
+
+1. channel grouping fitted on training windows (inter-modal distance, ``models/mbsl``);
+2. contrastive pretraining (Ray Train), validated each epoch by a ridge probe of respiration
+   rate on the validation subjects; the best epoch is kept;
+3. on the TEST subjects: linear probes of the frozen best encoder (fitted on train, strength
+   chosen on val), the same probes on an untrained encoder and the training mean as baselines,
+   and the pretrained encoder fine-tuned end to end with the four heads (best epoch by
+   validation loss).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import ray.data
+
+from crossmodal_ray.models.mbsl.channel_grouping import ChannelGrouping
+from crossmodal_ray.models.mbsl.model import MBSLConfig
+from crossmodal_ray.pipelines.core import storage
+from crossmodal_ray.pipelines.core.shard_reader import read_split
+from crossmodal_ray.training.loop_config import TrainLoopConfig
+
+PRESETS = ("small", "paper")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class MBSLRunConfig:
+    """What an MBSL job decides besides the model and loop configs; each field is a flag.
+
+    Attributes:
+        preset: ``small`` (seconds per epoch on a CPU) or ``paper`` (PatchTST-sized encoders);
+            an explicit model flag always wins over the preset.
+        n_groups: Channel groups (default: chosen from the data by silhouette).
+        grouping_windows: Training windows used to measure the inter-modal distance.
+        probe_train_rows: Training windows of the per-epoch validation probe.
+        finetune_epochs: Epochs of end-to-end fine-tuning with the four heads (0 skips it).
+        finetune_lr: Learning rate of the fine-tuning.
+    """
+
+    preset: str = field(default="small", metadata={"choices": PRESETS})
+    n_groups: int | None = None
+    grouping_windows: int = 2048
+    probe_train_rows: int = 1024
+    finetune_epochs: int = 3
+    finetune_lr: float = 5e-4
+
+
+def split_datasets(shards_dir: str, corpus: str) -> dict[str, ray.data.Dataset]:
+    return {split: read_split(shards_dir, corpus, split) for split in SPLITS}
+
+
+def fit_grouping(
+    train: ray.data.Dataset, manifest: dict, n_groups: int | None, grouping_windows: int
+) -> ChannelGrouping:
+    """Inter-modal distance on a sample of training windows, then channel clustering."""
+    batches = train.select_columns(["signals", "channel_present"]).iter_batches(
+        batch_size=grouping_windows, batch_format="numpy"
+    )
+    batch = next(iter(batches))
+    return ChannelGrouping.fit(
+        np.asarray(batch["signals"], dtype=np.float32),
+        np.asarray(batch["channel_present"], dtype=bool),
+        sample_rate_hz=float(manifest["sample_rate_hz"]),
+        n_groups=n_groups,
+        channel_names=manifest["channels"],
+    )
+
+
+def build_model_config(
+    preset: str, model_flags: dict[str, Any], manifest: dict, grouping: ChannelGrouping
+) -> MBSLConfig:
+    """The preset's sizes, then every model flag the user gave, then what the data fixes."""
+    base = MBSLConfig.paper() if preset == "paper" else MBSLConfig.small()
+    fields = {**base.to_dict(), **model_flags}
+    fields.update(
+        n_channels=len(manifest["channels"]),
+        window_samples=int(manifest["window_samples"]),
+        groups=grouping.as_tuple(),
+    )
+    return MBSLConfig.from_dict(fields)
+
+
+def target_stats(manifest: dict) -> dict[str, tuple[float, float]]:
+    """Mean and std of the regression targets on the training split (from the manifest)."""
+    stats = manifest["label_stats"]["train"]
+    return {
+        "hr_bpm": (float(stats["hr_bpm_mean"]), max(1.0, float(stats["hr_bpm_std"]))),
+        "rr_bpm": (float(stats["rr_bpm_mean"]), max(0.5, float(stats["rr_bpm_std"]))),
+    }
+
+
+def format_metrics(metrics: dict) -> str:
+    return ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
+
+
+def load_checkpoint_model(checkpoint, model) -> None:
+    """Load a Ray Train checkpoint (any storage) into ``model``."""
+    from crossmodal_ray.training.checkpointing import load_model_weights
+
+    with checkpoint.as_directory() as directory:
+        load_model_weights(directory, model)
+
+
+def run_mbsl_experiment(
+    shards_dir: str,
+    corpus: str,
+    manifest: dict,
+    run: MBSLRunConfig,
+    model_flags: dict[str, Any],
+    loop: TrainLoopConfig,
+    log: Callable[[str], None],
+) -> dict:
+    """Pretrain, evaluate and fine-tune MBSL on a finished corpus (see the module docstring).
+
+    Returns:
+        The metrics JSON of the job: test-split probe metrics, their baselines, fine-tuned
+        metrics, throughput, the grouping and where the run lives.
+    """
+    import torch
+
+    from crossmodal_ray.models.mbsl.heads import MBSLDownstream
+    from crossmodal_ray.models.mbsl.model import MBSLEncoder, MBSLPretrainModel
+    from crossmodal_ray.training.tasks.mbsl import MBSLFinetuneTask, MBSLPretrainTask
+    from crossmodal_ray.training.tasks.mbsl_evaluation import (
+        collect_split,
+        finetuned_metrics,
+        mean_baseline_metrics,
+        prefixed,
+        probe_metrics,
+    )
+    from crossmodal_ray.training.tasks.mbsl_validation import validation_datasets
+    from crossmodal_ray.training.trainer import best_checkpoint, run_training
+
+    rows = {split: manifest["splits"][split]["rows"] for split in SPLITS}
+    empty = [split for split, n in rows.items() if not n]
+    if empty:
+        raise ValueError(
+            f"corpus {corpus} has no rows in {empty}: MBSL needs training, validation and test "
+            "subjects (re-ingest with another --split-seed or more subjects)"
+        )
+    log(f"[train_mbsl] shards: rows {rows}; rejected {manifest['totals']['rejected']}")
+    splits = split_datasets(shards_dir, corpus)
+    grouping = fit_grouping(splits["train"], manifest, run.n_groups, run.grouping_windows)
+    log(f"[train_mbsl] channel groups: {grouping.named_groups()}")
+    model_config = build_model_config(run.preset, model_flags, manifest, grouping)
+    validation = validation_datasets(
+        splits["train"], rows["train"], splits["val"], run.probe_train_rows
+    )
+
+    log(
+        f"[train_mbsl] pretraining '{loop.run_name}' on {loop.num_workers} worker(s), "
+        f"{loop.epochs} epoch(s)"
+    )
+    pretrain_task = MBSLPretrainTask(model_config.to_dict(), grouping.to_dict())
+    pretrain = run_training(
+        pretrain_task, loop, splits["train"], rows["train"], extra_datasets=validation
+    )
+    if pretrain.error:
+        raise pretrain.error
+    pretrained = MBSLPretrainModel(model_config)
+    load_checkpoint_model(best_checkpoint(pretrain, pretrain_task), pretrained)
+    run_dir = storage.join(loop.storage_path, loop.run_name)
+    storage.write_text(
+        storage.join(run_dir, "grouping.json"),
+        json.dumps(grouping.to_dict(), indent=2),
+    )
+
+    log("[train_mbsl] evaluating: linear probes on the frozen encoder (test subjects)")
+    results: dict = dict(probe_metrics(pretrained.encoder, splits))
+    log(f"[train_mbsl] linear probe, pretrained encoder: {format_metrics(results)}")
+    torch.manual_seed(loop.seed)
+    random_encoder = probe_metrics(MBSLEncoder(model_config), splits)
+    log(f"[train_mbsl] linear probe, random encoder: {format_metrics(random_encoder)}")
+    results.update(prefixed("baseline_random_encoder_", random_encoder))
+    no_features = lambda signals, present: signals.new_zeros((signals.shape[0], 1)).numpy()  # noqa: E731
+    train_labels = collect_split(splits["train"], no_features)
+    test_labels = collect_split(splits["test"], no_features)
+    results.update(prefixed("baseline_mean_", mean_baseline_metrics(train_labels, test_labels)))
+
+    if run.finetune_epochs > 0:
+        log(
+            "[train_mbsl] fine-tuning the pretrained encoder with the downstream heads, "
+            f"{run.finetune_epochs} epoch(s)"
+        )
+        stats = target_stats(manifest)
+        n_activities = len(manifest["activities"])
+        finetune_task = MBSLFinetuneTask(
+            model_config.to_dict(),
+            grouping.to_dict(),
+            n_activities,
+            stats,
+            encoder_state=pretrained.encoder.state_dict(),
+        )
+        finetune_loop = dataclasses.replace(
+            loop,
+            run_name=f"{loop.run_name}_finetune",
+            epochs=run.finetune_epochs,
+            lr=run.finetune_lr,
+        )
+        finetune = run_training(
+            finetune_task,
+            finetune_loop,
+            splits["train"],
+            rows["train"],
+            extra_datasets={"val": validation["val"]},
+        )
+        if finetune.error:
+            raise finetune.error
+        model = MBSLDownstream(MBSLEncoder(model_config), n_activities)
+        load_checkpoint_model(best_checkpoint(finetune, finetune_task), model)
+        results.update(prefixed("finetune_", finetuned_metrics(model, stats, splits["test"])))
+
+    results.update(
+        samples_per_s=float(pretrain.metrics.get("samples_per_s", float("nan"))),
+        pretrain_steps=int(pretrain.metrics.get("global_step", 0)),
+        pretrain_final_loss=float(pretrain.metrics.get("loss", float("nan"))),
+        channel_groups=grouping.named_groups(),
+        rows=rows,
+        run_dir=run_dir,
+        corpus=storage.join(shards_dir, corpus),
+    )
+    return results
