@@ -101,7 +101,7 @@ class JpegFolderSource:
 
     format = "jpeg_folder"
     schema_version = 1
-    group_key_name = "scene"
+    group_key_name = "image"
     input_noun = "images"
     stages = ("list", "read", "decode")
     decoder_needs_actor = False
@@ -122,7 +122,7 @@ class JpegFolderSource:
         root = Path(self.root)
         row_bytes = self.size * self.size * 3
         items = [
-            InputItem(p.relative_to(root).as_posix(), p.parent.name, size_bytes=row_bytes)
+            InputItem(p.relative_to(root).as_posix(), p.stem, size_bytes=row_bytes)
             for p in sorted(root.rglob("*.jpg"))
         ]
         return items, []

@@ -9,8 +9,11 @@ loop config and a Ray Dataset of training rows, sizes the run from flags
 Extra datasets (e.g. a probe subset of the training split and the validation split that a task's
 ``validation_metrics`` reads with ``ray.train.get_dataset_shard``) reach every worker whole: only
 ``train`` is split across workers (``DataConfig(datasets_to_split=["train"])``). ``callbacks``
-are Ray Train callbacks, e.g. inside a sweep trial Ray Tune's ``TuneReportCallback`` and the
-recorder of the trial's worker reservation (:mod:`training.sweep.trial_reservations`).
+are Ray Train callbacks, e.g. inside a sweep trial Ray Tune's ``TuneReportCallback``.
+
+Checkpoints: with a task that names a validation metric, Ray Train ranks them by it
+(``CheckpointConfig(checkpoint_score_attribute=...)``) and keeps the best ``num_to_keep`` plus
+the latest; :func:`best_checkpoint` is what evaluation loads.
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ the other systems' temperatures, queue sizes, tile sizes):
 - ``ASHAScheduler`` stops poor trials at rungs ``grace_period * reduction_factor**k`` of
   ``time_attr`` (e.g. epochs), ``OptunaSearch`` (TPE) proposes configurations behind a
   ``ConcurrencyLimiter``;
-- the sweep lives in ``<storage_path>/<name>``; when that folder holds a sweep already,
+- a trial that Tune stops (ASHA, or ``max_t`` reached) is killed; Ray Train's own
+  ``PlacementGroupCleaner`` then removes its workers' reservation within about a second (it
+  needs the State API, which :func:`crossmodal_ray.training.ray_runtime.init_ray` serves);
+- the sweep lives in ``<storage_path>/<name>`` (a path, ``s3://`` or ``gs://``); when that
+  folder holds a sweep already,
   :func:`run_sweep` restores it (``Tuner.restore(..., resume_errored=True)``): finished
   trials are kept, interrupted ones resume, the searcher continues where it stopped.
 
@@ -41,10 +45,6 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.search.sample import Categorical, Float, Integer
 
 from crossmodal_ray.pipelines.core import storage
-from crossmodal_ray.training.sweep.trial_reservations import (
-    ReleaseTrialPlacementGroups,
-    placement_group_registry,
-)
 
 CHECKPOINT_PATH_KEY = "checkpoint_path"  # added to each result by TuneReportCallback
 TRIAL_RUNS_DIR = "train_runs"
@@ -157,10 +157,7 @@ def tune_report_callbacks() -> list:
     """Ray Train callbacks that forward a Train run's reports to the Tune trial running it."""
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from crossmodal_ray.training.sweep.trial_reservations import RecordTrialPlacementGroup
-
-    # The recorder lets the sweep free this trial's worker reservation if it is stopped.
-    return [TuneReportCallback(), RecordTrialPlacementGroup(tune.get_context().get_trial_id())]
+    return [TuneReportCallback()]
 
 
 def trial_run_name() -> str:
@@ -248,12 +245,7 @@ class ProgressLines(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         # ``trial`` itself is marked terminated only after this callback.
         done = 1 + sum(t.status in ("TERMINATED", "ERROR") for t in trials if t is not trial)
-        free = ray.available_resources().get("CPU", 0.0)
-        print(
-            f"[sweep] {self._describe(trial)} finished ({done} done; "
-            f"{free:.2f}/{ray.cluster_resources().get('CPU', 0.0):.0f} CPUs free)",
-            flush=True,
-        )
+        print(f"[sweep] {self._describe(trial)} finished ({done}/{len(trials)} done)", flush=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         print(f"[sweep] {self._describe(trial)} FAILED: {trial.error_file}", flush=True)
@@ -296,7 +288,7 @@ def build_tuner(
             name=name,
             storage_path=storage_path,
             failure_config=tune.FailureConfig(max_failures=config.max_failures),
-            callbacks=[progress, ReleaseTrialPlacementGroups(), *(callbacks or [])],
+            callbacks=[progress, *(callbacks or [])],
             verbose=0,
         ),
     )
@@ -340,10 +332,6 @@ def run_sweep(
             flush=True,
         )
         tuner = build_tuner(trainable, search_space, config, max_concurrent, callbacks)
-    # The registry of the trials' Train reservations is created (and owned) here and held
-    # while the sweep runs, so it lives as long as the sweep, not as long as the first trial
-    # that looks it up.
-    registry = placement_group_registry()  # noqa: F841 (held, not called)
     grid = tuner.fit()
     return SweepOutcome(
         config=config,
