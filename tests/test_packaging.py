@@ -4,6 +4,7 @@ both import."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,10 +19,18 @@ def run(*command: str, cwd=None) -> str:
 
 
 def test_wheel_installs_beside_a_package_named_models(tmp_path):
+    # Build from a copy of what the wheel is made of (setuptools writes build/ next to it).
+    source = tmp_path / "source"
+    for folder in ("pipelines", "models", "training"):
+        shutil.copytree(
+            REPO_ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     run(
         sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-        "--no-index", "-q", "-w", str(wheels), str(REPO_ROOT),
+        "--no-index", "-q", "-w", str(wheels), str(source),
     )  # fmt: skip
     (wheel,) = wheels.glob("crossmodal_ray-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

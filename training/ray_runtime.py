@@ -82,6 +82,9 @@ CONSOLE_ENV = {
     "RAY_DEDUP_LOGS_SKIP_REGEX": (
         r"PYTHON worker processes have been started on node"
         r"|Detected that the Ray Train controller actor \(\w+\) is dead"
+        # The GCS logs an error when it kills an actor whose process already exited (Ray
+        # Data's and Train's helper actors at the end of a run): nothing for a user to do.
+        r"|gcs_actor_scheduler\.cc:\d+: Failed to kill actor"
     ),
     "RAY_AIR_NEW_OUTPUT": "0",
 }

@@ -66,7 +66,18 @@ def read_split(root: str, corpus: str, split: str, **read_kwargs):
     files = split_files(root, corpus, split)
     filesystem = storage.filesystem(files[0])
     paths = [storage.resolve(f)[1] for f in files]
-    ds = ray.data.read_parquet(paths, filesystem=filesystem, **read_kwargs)
+    # The manifest lists every file, so Ray Data 2.60's V2 datasource (a ListFiles operator in
+    # front of the reads) only adds start-up: ~5 s per execution against ~0.5 s for V1 here.
+    # V1 samples file metadata when the dataset is built; its tqdm bar is kept off the console.
+    context = ray.data.DataContext.get_current()
+    defaults = {k: getattr(context, k) for k in ("use_datasource_v2", "enable_progress_bars")}
+    context.use_datasource_v2 = context.enable_progress_bars = False
+    try:
+        ds = ray.data.read_parquet(paths, filesystem=filesystem, **read_kwargs)
+    finally:
+        for key, value in defaults.items():
+            setattr(context, key, value)
+    ds.context.enable_progress_bars = defaults["enable_progress_bars"]  # the dataset's copy
     return ds.map_batches(bool_tensor_to_ray, batch_format="pyarrow", batch_size=None)
 
 

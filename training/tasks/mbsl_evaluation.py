@@ -25,7 +25,7 @@ from crossmodal_ray.training.metrics.linear_probe import (
     downstream_metrics,
     mean_baseline_predictions,
 )
-from crossmodal_ray.training.tasks.mbsl import LABEL_COLUMNS, SIGNAL_COLUMNS
+from crossmodal_ray.training.tasks.mbsl import LABEL_COLUMNS, SIGNAL_COLUMNS, collate_signals
 
 EVAL_BATCH_ROWS = 256
 
@@ -38,9 +38,8 @@ def _batches(dataset: ray.data.Dataset):
 
 
 def _signal_tensors(batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    signals = torch.as_tensor(np.asarray(batch["signals"], dtype=np.float32))
-    present = torch.as_tensor(np.asarray(batch["channel_present"], dtype=bool))
-    return signals, present
+    tensors = collate_signals(batch)
+    return tensors["signals"], tensors["channel_present"]
 
 
 def collect_split(
@@ -68,12 +67,41 @@ def encoder_features_fn(encoder: MBSLEncoder) -> Callable[[torch.Tensor, torch.T
     return lambda signals, present: encoder.features(signals, present).float().numpy()
 
 
+def collect_features(
+    dataset: ray.data.Dataset, encoders: dict[str, MBSLEncoder]
+) -> dict[str, SplitData]:
+    """One pass over a split: every encoder's frozen features, with the labels (each Ray Data
+    execution costs seconds of start-up, so the encoders share it)."""
+    names = list(encoders)
+    functions = [encoder_features_fn(encoders[name]) for name in names]
+    joined = collect_split(
+        dataset,
+        lambda signals, present: np.concatenate([f(signals, present) for f in functions], 1),
+    )
+    widths = np.cumsum([0] + [encoders[name].feature_dim for name in names])
+    return {
+        name: SplitData(joined.features[:, widths[i] : widths[i + 1]], joined.labels)
+        for i, name in enumerate(names)
+    }
+
+
+def probe_metrics_of_encoders(
+    encoders: dict[str, MBSLEncoder], splits: dict[str, ray.data.Dataset]
+) -> tuple[dict[str, dict[str, float]], dict[str, SplitData]]:
+    """Linear-probe metrics on the test split of each encoder (probes fitted on train, tuned on
+    val), reading each split once; also returns the splits' labels (for baselines)."""
+    data = {split: collect_features(ds, encoders) for split, ds in splits.items()}
+    metrics = {}
+    for name in encoders:
+        probes = LinearProbes.fit(data["train"][name], data["val"][name])
+        metrics[name] = probes.evaluate(data["test"][name])
+    first = next(iter(encoders))
+    return metrics, {split: by_name[first] for split, by_name in data.items()}
+
+
 def probe_metrics(encoder: MBSLEncoder, splits: dict[str, ray.data.Dataset]) -> dict[str, float]:
     """Linear-probe metrics on the test split (probe fitted on train, tuned on val)."""
-    features_fn = encoder_features_fn(encoder)
-    data = {name: collect_split(ds, features_fn) for name, ds in splits.items()}
-    probes = LinearProbes.fit(data["train"], data["val"])
-    return probes.evaluate(data["test"])
+    return probe_metrics_of_encoders({"encoder": encoder}, splits)[0]["encoder"]
 
 
 def mean_baseline_metrics(train: SplitData, test: SplitData) -> dict[str, float]:

@@ -132,11 +132,10 @@ def run_mbsl_experiment(
     from crossmodal_ray.models.mbsl.model import MBSLEncoder, MBSLPretrainModel
     from crossmodal_ray.training.tasks.mbsl import MBSLFinetuneTask, MBSLPretrainTask
     from crossmodal_ray.training.tasks.mbsl_evaluation import (
-        collect_split,
         finetuned_metrics,
         mean_baseline_metrics,
         prefixed,
-        probe_metrics,
+        probe_metrics_of_encoders,
     )
     from crossmodal_ray.training.tasks.mbsl_validation import validation_datasets
     from crossmodal_ray.training.trainer import best_checkpoint, run_training
@@ -175,17 +174,16 @@ def run_mbsl_experiment(
         json.dumps(grouping.to_dict(), indent=2),
     )
 
-    log("[train_mbsl] evaluating: linear probes on the frozen encoder (test subjects)")
-    results: dict = dict(probe_metrics(pretrained.encoder, splits))
-    log(f"[train_mbsl] linear probe, pretrained encoder: {format_metrics(results)}")
+    log("[train_mbsl] evaluating: linear probes on the frozen encoders (test subjects)")
     torch.manual_seed(loop.seed)
-    random_encoder = probe_metrics(MBSLEncoder(model_config), splits)
-    log(f"[train_mbsl] linear probe, random encoder: {format_metrics(random_encoder)}")
-    results.update(prefixed("baseline_random_encoder_", random_encoder))
-    no_features = lambda signals, present: signals.new_zeros((signals.shape[0], 1)).numpy()  # noqa: E731
-    train_labels = collect_split(splits["train"], no_features)
-    test_labels = collect_split(splits["test"], no_features)
-    results.update(prefixed("baseline_mean_", mean_baseline_metrics(train_labels, test_labels)))
+    encoders = {"pretrained": pretrained.encoder, "random": MBSLEncoder(model_config)}
+    probes, labels = probe_metrics_of_encoders(encoders, splits)
+    results: dict = dict(probes["pretrained"])
+    log(f"[train_mbsl] linear probe, pretrained encoder: {format_metrics(probes['pretrained'])}")
+    log(f"[train_mbsl] linear probe, random encoder: {format_metrics(probes['random'])}")
+    results.update(prefixed("baseline_random_encoder_", probes["random"]))
+    baseline = mean_baseline_metrics(labels["train"], labels["test"])
+    results.update(prefixed("baseline_mean_", baseline))
 
     if run.finetune_epochs > 0:
         log(
