@@ -216,11 +216,13 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
             # One report per epoch with validation metrics (what Tune's schedulers compare and
             # what ranks the checkpoints), and a checkpoint with it so a stopped or failed run
             # resumes at the epoch.
+            validation_started = time.perf_counter()
             model.eval()
             with torch.no_grad():
                 metrics = task.validation_metrics(unwrap_model(model), device)
             model.train()
             metrics = _from_rank0(metrics)
+            log.exclude(time.perf_counter() - validation_started)
             log.print_on_rank0(f"epoch {epoch + 1} validation: {_format(metrics)}")
             name = f"checkpoint_epoch{epoch + 1:04d}_step{state['global_step']:07d}"
             report({**log.run_summary(), **metrics}, True, name)

@@ -76,6 +76,11 @@ class TrainingLog:
             self._run_wait += waited
             self._wait_started = None
 
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` (validation, checkpoint upload) out of the throughput figures."""
+        self._run_start += seconds
+        self._interval_start += seconds
+
     def step_done(self, loss: float, metrics: dict[str, float], local_batch: int) -> None:
         self._interval_losses.append(loss)
         for key, value in metrics.items():
@@ -111,7 +116,7 @@ class TrainingLog:
         else:
             lr_text = "lr " + " ".join(f"{name} {lr:.2e}" for name, lr in learning_rates.items())
         self.print(
-            f"epoch {state['epoch']} step {state['global_step']}/{total} "
+            f"epoch {state['epoch'] + 1} step {state['global_step']}/{total} "
             f"loss {interval['loss']:.4f} {lr_text} "
             f"samples/s {interval['samples_per_s']:.0f} "
             f"data_wait {100 * interval['data_wait_fraction']:.0f}%"

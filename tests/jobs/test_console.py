@@ -41,7 +41,7 @@ def test_short_training_job_prints_its_own_lines_only(tmp_path):
     for expected in (
         "[ingest] done:",
         "[train_mbsl] pretraining",
-        "[mbsl] epoch 0 step 1/1",
+        "[mbsl] epoch 1 step 1/1",
         "[mbsl] epoch 1 validation:",
         "[train_mbsl] linear probe, pretrained encoder:",
         "[mbsl_finetune] epoch 1 validation:",
