@@ -388,12 +388,9 @@ def run_ingest(
         f"[ingest] done: {totals['written']} rows written, {totals['rejected']} rejected "
         f"({manifest['rejected_by_stage']}) in {manifest['seconds']:.1f} s"
     )
+    wanted = {"train": 1.0, "val": config.val_fraction, "test": config.test_fraction}
     for split, info in manifest["splits"].items():
-        if (
-            not info["rows"]
-            and (split != "val" or config.val_fraction)
-            and (split != "test" or config.test_fraction)
-        ):
+        if not info["rows"] and wanted[split] > 0:
             log(
                 f"[ingest] WARNING: split '{split}' is empty ({len(items)} {noun}): choose "
                 f"another --split-seed or other fractions"

@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score
@@ -112,13 +113,22 @@ def mean_baseline_predictions(train_labels: dict[str, np.ndarray], n: int) -> di
     return predictions
 
 
+def fit_ridge(alpha: float, x: np.ndarray, y: np.ndarray) -> Ridge:
+    """``Ridge(alpha)`` fitted on ``x``, ``y``. The smallest strengths of the validation search
+    can leave the system ill-conditioned (scipy warns); validation then simply prefers a
+    larger one, so the warning is not shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        return Ridge(alpha=alpha).fit(x, y)
+
+
 def _fit_ridge(x_train, y_train, x_val, y_val):
     known_train, known_val = ~np.isnan(y_train), ~np.isnan(y_val)
     if known_train.sum() < 2:
         return None
     best, best_error = None, math.inf
     for alpha in RIDGE_ALPHAS:
-        model = Ridge(alpha=alpha).fit(x_train[known_train], y_train[known_train])
+        model = fit_ridge(alpha, x_train[known_train], y_train[known_train])
         if not known_val.any():
             return model
         error = mean_absolute_error(model.predict(x_val[known_val]), y_val[known_val])

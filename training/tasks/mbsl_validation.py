@@ -25,10 +25,13 @@ import numpy as np
 import pyarrow as pa
 import ray.data
 import torch
-from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
-from crossmodal_ray.training.metrics.linear_probe import RIDGE_ALPHAS, mean_absolute_error
+from crossmodal_ray.training.metrics.linear_probe import (
+    RIDGE_ALPHAS,
+    fit_ridge,
+    mean_absolute_error,
+)
 
 PROBE_TRAIN_DATASET = "probe_train"
 VAL_DATASET = "val"
@@ -133,7 +136,7 @@ def ridge_validation_mae(
         return math.nan
     errors = []
     for alpha in RIDGE_ALPHAS:
-        model = Ridge(alpha=alpha).fit(x_train[known_train], y_train[known_train])
+        model = fit_ridge(alpha, x_train[known_train], y_train[known_train])
         errors.append(mean_absolute_error(model.predict(x_val[known_val]), y_val[known_val]))
     return float(min(errors))
 
