@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from crossmodal_ray.models.mbsl.model import MBSLConfig
 from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.sweep.driver import SweepConfig
+from crossmodal_ray.training.tasks.mbsl_experiment import (
+    MBSLRunConfig,
+    build_model_config,
+    fit_grouping,
+    format_metrics,
+    split_datasets,
+)
 
 METRIC = "val_rr_mae_bpm"
 METRIC_LABEL = "val RR MAE (breaths/min)"
@@ -162,7 +169,7 @@ def run_mbsl_sweep(
     shards_dir: str,
     corpus: str,
     manifest: dict,
-    run,
+    run: MBSLRunConfig,
     model_flags: dict[str, Any],
     loop: TrainLoopConfig,
     flags: MBSLSweepFlags,
@@ -170,20 +177,12 @@ def run_mbsl_sweep(
 ) -> dict:
     """Grouping and model config once, fixed trial datasets, the sweep, the test evaluation of
     the best checkpoint and the report; returns the job's JSON result."""
-    import dataclasses
-
     from crossmodal_ray.training.sweep.driver import (
         run_sweep,
         search_space_from_spec,
         trial_runs_path,
     )
     from crossmodal_ray.training.sweep.report import write_sweep_report
-    from crossmodal_ray.training.tasks.mbsl_experiment import (
-        build_model_config,
-        fit_grouping,
-        format_metrics,
-        split_datasets,
-    )
     from crossmodal_ray.training.tasks.mbsl_validation import fixed_subset, validation_datasets
 
     rows = {split: manifest["splits"][split]["rows"] for split in ("train", "val", "test")}
@@ -209,7 +208,7 @@ def run_mbsl_sweep(
     log(f"[tune_mbsl] trial datasets (rows): {counts}; validation metric {METRIC}")
 
     sweep = sweep_config(flags, corpus, loop.storage_path, loop.use_gpu)
-    trial_loop = dataclasses.replace(
+    trial_loop = replace(
         loop,
         num_workers=flags.workers_per_trial,
         epochs=flags.max_epochs,
