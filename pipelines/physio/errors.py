@@ -39,3 +39,7 @@ class ShortRecordError(IngestError):
 
 class UnreadableFileError(IngestError):
     """A file that cannot be decoded at all (corrupt pickle, unknown layout)."""
+
+
+class SubjectConflictError(IngestError):
+    """The label table gives one record rows of more than one subject."""

@@ -4,7 +4,8 @@ Sources, in order of preference (``label_source`` says which one gave the heart 
 
 ``table``
     ``<raw>/labels.csv`` with one row per second (``record, subject, t_s, hr_bpm, rr_bpm,
-    activity, apnea``). A window [t0, t0 + window_s) takes the mean hr/rr of its seconds, the
+    activity, apnea``; ``subject`` is optional and decides the record's subject, see
+    ``pipelines/physio/subjects.py``). A window [t0, t0 + window_s) takes the mean hr/rr of its seconds, the
     majority activity name (its index in ``ACTIVITIES``; unknown names -> -1) and apnea = 1 when
     at least half of its seconds are apnea. Also ``table``: reference labels shipped inside the
     data (PPG-DaLiA's ``label``/``activity``); the respiration rate then comes from the signal.
@@ -57,13 +58,18 @@ class WindowLabels:
 
 @dataclass
 class RecordLabelTable:
-    """One record's per-second rows of ``labels.csv`` (activity already as index, -1 unknown)."""
+    """One record's per-second rows of ``labels.csv`` (activity already as index, -1 unknown).
+
+    ``subjects`` holds the distinct non-empty values of the rows' optional ``subject`` column
+    (the first rule of ``pipelines/physio/subjects.py``).
+    """
 
     t_s: np.ndarray
     hr_bpm: np.ndarray
     rr_bpm: np.ndarray
     activity: np.ndarray
     apnea: np.ndarray
+    subjects: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         """Compact text form, to ship one record's rows inside a Ray Data item."""
@@ -78,17 +84,21 @@ class RecordLabelTable:
             rr_bpm=np.asarray(raw["rr_bpm"], dtype=np.float64),
             activity=np.asarray(raw["activity"], dtype=np.int8),
             apnea=np.asarray(raw["apnea"], dtype=np.int8),
+            subjects=tuple(raw.get("subjects", ())),
         )
 
 
 def load_label_table(root: str | Path) -> dict[str, RecordLabelTable] | None:
-    """``<root>/labels.csv`` grouped by record, or None when the file does not exist."""
+    """``<root>/labels.csv`` grouped by record, or None when the file does not exist.
+
+    ``record`` and ``subject`` are read as text (record ``03700181`` keeps its leading zero).
+    """
     import pandas as pd
 
     path = Path(root) / LABELS_FILE
     if not path.is_file():
         return None
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path, dtype={"record": str, "subject": str})
     missing = {"record", "t_s", "hr_bpm", "rr_bpm", "activity", "apnea"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path} lacks columns {sorted(missing)}")
@@ -106,9 +116,18 @@ def load_label_table(root: str | Path) -> dict[str, RecordLabelTable] | None:
             rr_bpm=pd.to_numeric(rows["rr_bpm"], errors="coerce").to_numpy(np.float64),
             activity=rows["activity"].to_numpy(np.int8),
             apnea=rows["apnea"].to_numpy(np.int8),
+            subjects=_subjects(rows),
         )
         for record, rows in frame.groupby("record", sort=True)
     }
+
+
+def _subjects(rows) -> tuple[str, ...]:
+    """Distinct non-empty ``subject`` cells of one record's rows (none without the column)."""
+    if "subject" not in rows.columns:
+        return ()
+    names = rows["subject"].dropna().astype(str).str.strip().unique()
+    return tuple(sorted(name for name in names if name))
 
 
 def _majority(values: np.ndarray) -> int:

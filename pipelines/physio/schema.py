@@ -7,7 +7,7 @@ column              Arrow type                      meaning
 ==================  ==============================  ==========================================
 sample_id           string                          ``sha1(source|start_sample)[:20]``: stable
 source              string                          record path relative to the raw root
-subject             string                          subject id (splits never share one)
+subject             string                          subject (``subjects.py``), in one split
 record              string                          record name (``S01/S01_r1``)
 start_s             float64                         window start in seconds from record start
 signals             fixed_shape_tensor<f32>[C, T]   channels in ``CHANNELS`` order, resampled

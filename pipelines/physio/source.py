@@ -1,7 +1,9 @@
 """Physiological records as a source adapter of the generic ingest runner (WFDB, PPG-DaLiA).
 
 One input = one record (a WFDB record ``S01/S01_r1`` or a PPG-DaLiA ``S1/S1.pkl``); its group
-key is the subject (splits never share one). Decoding one record::
+key is the subject (splits never share one), resolved while listing from the label table,
+``--subject-pattern``, header comments or the folder (``pipelines/physio/subjects.py``); every
+window row carries it. Decoding one record::
 
     read (wfdb / pickle) -> decode: every channel to the common rate, short NaN gaps filled
     -> window: 8 s windows, 2 s stride (windows over long NaN gaps rejected one by one)
@@ -23,7 +25,11 @@ import pyarrow as pa
 
 from crossmodal_ray.pipelines.core.quarantine import at_stage, rejected_row
 from crossmodal_ray.pipelines.core.source import DecodedInput, InputItem, sum_summaries
-from crossmodal_ray.pipelines.physio.errors import NaNGapError, ShortRecordError
+from crossmodal_ray.pipelines.physio.errors import (
+    NaNGapError,
+    ShortRecordError,
+    SubjectConflictError,
+)
 from crossmodal_ray.pipelines.physio.label_stats import label_stats, label_summary
 from crossmodal_ray.pipelines.physio.labels import (
     RecordLabelTable,
@@ -37,6 +43,11 @@ from crossmodal_ray.pipelines.physio.schema import (
     DEFAULT_STRIDE_S,
     DEFAULT_WINDOW_S,
     SCHEMA_VERSION,
+)
+from crossmodal_ray.pipelines.physio.subjects import (
+    RULES,
+    compile_subject_pattern,
+    resolve_subject,
 )
 from crossmodal_ray.pipelines.physio.windows import (
     build_window_table,
@@ -67,6 +78,11 @@ class PhysioSourceConfig:
         window_s: Window length (8 s, PPG-DaLiA's label window).
         stride_s: Window stride (2 s, PPG-DaLiA's label shift).
         max_gap_s: NaN runs up to this long are interpolated; windows over longer runs dropped.
+        subject_pattern: Regular expression searched in each record path (relative to the raw
+            folder, no extension); its first group is the subject, e.g. ^([a-z][0-9]+) puts
+            Apnea-ECG's a01, a01r and a01er under a01. A record it does not match falls through
+            to header comments (Subject: ...), then its folder; the subject column of
+            labels.csv beats it (pipelines/physio/subjects.py).
     """
 
     source: str = "data/raw/physio_sample"
@@ -75,6 +91,10 @@ class PhysioSourceConfig:
     window_s: float = DEFAULT_WINDOW_S
     stride_s: float = DEFAULT_STRIDE_S
     max_gap_s: float = 1.0
+    subject_pattern: str = ""
+
+    def __post_init__(self) -> None:
+        compile_subject_pattern(self.subject_pattern)  # a bad pattern fails at flag parsing
 
     @property
     def window_samples(self) -> int:
@@ -117,43 +137,59 @@ class PhysioSource:
         self.config = config
         self.root = str(root.resolve())
         self.format = detect_format(root) if config.format == "auto" else config.format
+        self.subject_pattern = compile_subject_pattern(config.subject_pattern)
 
     def schema(self) -> pa.Schema:
         return window_schema(len(CHANNELS), self.config.window_samples)
 
     def list_inputs(self) -> tuple[list[InputItem], list[dict]]:
-        """One input per record, sorted; a record listed in ``RECORDS`` without its header is
-        rejected at the ``list`` stage. Each input carries its own rows of ``labels.csv``, so no
-        decoding actor reads the whole label table."""
+        """One input per record, sorted, its group key the resolved subject.
+
+        Rejected at the ``list`` stage: a record listed in ``RECORDS`` without its header, and
+        one whose ``labels.csv`` rows name more than one subject. Each input carries its own
+        rows of ``labels.csv``, so no decoding actor reads the whole label table, and the rule
+        that decided its subject (``payload["subject_rule"]``).
+        """
         from crossmodal_ray.pipelines.physio.ppg_dalia_reader import list_ppg_dalia_files
-        from crossmodal_ray.pipelines.physio.wfdb_reader import list_records, subject_of
+        from crossmodal_ray.pipelines.physio.wfdb_reader import list_records
 
         root = Path(self.root)
-        entries: list[tuple[str, str, str]] = []  # (record, source, subject)
+        entries: list[tuple[str, str]] = []  # (record, source)
         rejected = []
         if self.format == "ppg_dalia":
             for rel in list_ppg_dalia_files(root):
-                entries.append((Path(rel).with_suffix("").as_posix(), rel, Path(rel).parent.name))
+                entries.append((Path(rel).with_suffix("").as_posix(), rel))
         else:
             for record in list_records(root):
                 if not (root / f"{record}.hea").is_file():
                     message = f"listed in RECORDS but {record}.hea does not exist"
                     rejected.append(rejected_row(record, "list", FileNotFoundError(message)))
                     continue
-                entries.append((record, record, subject_of(record)))
+                entries.append((record, record))
         table = load_label_table(root) or {}
-        items = [
-            InputItem(
-                source=source,
-                group_key=subject,
-                size_bytes=ROW_BYTES_PER_INPUT_BYTE * _record_bytes(root, record),
-                payload={
-                    "record": record,
-                    "labels_json": table[record].to_json() if record in table else "",
-                },
+        items = []
+        for record, source in entries:
+            labels = table.get(record)
+            header = None if self.format == "ppg_dalia" else root / f"{record}.hea"
+            try:
+                subject = resolve_subject(
+                    record, labels.subjects if labels else (), self.subject_pattern, header
+                )
+            except SubjectConflictError as exc:
+                rejected.append(rejected_row(source, "list", exc))
+                continue
+            items.append(
+                InputItem(
+                    source=source,
+                    group_key=subject.name,
+                    size_bytes=ROW_BYTES_PER_INPUT_BYTE * _record_bytes(root, record),
+                    payload={
+                        "record": record,
+                        "labels_json": labels.to_json() if labels else "",
+                        "subject_rule": subject.rule,
+                    },
+                )
             )
-            for record, source, subject in entries
-        ]
         return items, rejected
 
     def open_decoder(self) -> None:
@@ -174,6 +210,7 @@ class PhysioSource:
         config = self.config
         with at_stage("read"):
             rec = self.read(item)
+        rec.subject = item.group_key  # resolved while listing, not the reader's folder guess
         with at_stage("decode"):
             common = to_common_rate(rec, config.sample_rate_hz, config.max_gap_s)
         with at_stage("window"):
@@ -203,6 +240,8 @@ class PhysioSource:
             info={
                 "label_sources": {labels.label_source: rows.num_rows} if rows.num_rows else {},
                 "windows_dropped_nan_gap": dropped,
+                "subject_windows": {rec.subject: rows.num_rows},
+                "subject_resolution": {item.payload.get("subject_rule", "folder"): 1},
             },
         )
 
@@ -210,6 +249,10 @@ class PhysioSource:
         return {"labels": label_summary(rows), **sum_summaries(infos)}
 
     def manifest_fields(self, summaries: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        """Channels, rates, label statistics, and the subjects: ``subjects`` lists per split the
+        subjects with at least one window row; ``subject_resolution`` counts the ingested
+        records (not rejected as a whole) by the rule that decided their subject
+        (``pipelines/physio/subjects.py``)."""
         per_split = {split: sum_summaries(items) or {} for split, items in summaries.items()}
         everything = sum_summaries([s for s in per_split.values() if s]) or {}
         config = self.config
@@ -223,4 +266,11 @@ class PhysioSource:
             "label_stats": {split: label_stats(s.get("labels")) for split, s in per_split.items()},
             "label_sources": everything.get("label_sources") or {},
             "windows_dropped_nan_gap": everything.get("windows_dropped_nan_gap") or 0,
+            "subjects": {
+                split: sorted(name for name, n in (s.get("subject_windows") or {}).items() if n)
+                for split, s in per_split.items()
+            },
+            "subject_resolution": {
+                rule: (everything.get("subject_resolution") or {}).get(rule, 0) for rule in RULES
+            },
         }

@@ -32,6 +32,7 @@ from crossmodal_ray.pipelines.physio.errors import (
     TruncatedDataError,
 )
 from crossmodal_ray.pipelines.physio.schema import CHANNELS
+from crossmodal_ray.pipelines.physio.subjects import folder_subject
 
 # Canonical channel <- signal names, best first, compared after ``normalize_signal_name``.
 # ECG prefers lead II / MLII (the usual rhythm lead); "ECG" is the sample corpus's own name.
@@ -64,7 +65,8 @@ class RawRecording:
     Attributes:
         record: Record name relative to the raw root, e.g. ``S01/S01_r1``.
         source: The path the row's ``source`` column carries (WFDB: same as ``record``).
-        subject: Subject id (splits never share one).
+        subject: Subject id (splits never share one). The readers give the folder; the ingest
+            replaces it with the subject it resolved (``pipelines/physio/subjects.py``).
         channels: Canonical channel name -> (float64 samples in physical units, NaN = invalid;
             sample rate in Hz). Channels the record lacks are absent from the dict.
         beat_times_s: Beat times in seconds from annotations (or given R peaks), or None.
@@ -107,12 +109,6 @@ def map_signal_names(sig_names: list[str]) -> dict[str, int]:
                 used.add(hits[0])
                 break
     return chosen
-
-
-def subject_of(record: str) -> str:
-    """Subject = first path component for ``S01/S01_r1``, else the record name itself."""
-    parts = Path(record).parts
-    return parts[0] if parts else record
 
 
 def list_records(root: str | Path) -> list[str]:
@@ -264,7 +260,7 @@ def read_wfdb_record(root: str | Path, record: str) -> RawRecording:
     return RawRecording(
         record=record,
         source=record,
-        subject=subject_of(record),
+        subject=folder_subject(record),
         channels=channels,
         beat_times_s=read_beat_annotations(record_path, float(rec.fs)),
         duration_s=rec.sig_len / float(rec.fs),
