@@ -38,7 +38,7 @@ from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.tasks.mbsl_experiment import MBSLRunConfig, run_mbsl_experiment
 
 # Fields the data decides (channels, window length, the fitted grouping), not flags.
-DATA_DECIDED = ("n_channels", "window_samples", "groups")
+DATA_DECIDED = ("n_channels", "window_samples", "window_s", "groups")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -41,7 +41,7 @@ from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.tasks.mbsl_experiment import MBSLRunConfig
 from crossmodal_ray.training.tasks.mbsl_sweep import MBSLSweepFlags, run_mbsl_sweep
 
-DATA_DECIDED = ("n_channels", "window_samples", "groups")
+DATA_DECIDED = ("n_channels", "window_samples", "window_s", "groups")
 # Loop fields the sweep sets per trial (from --workers-per-trial and --max-epochs).
 SWEEP_DECIDED = ("steps_per_epoch", "run_name", "num_workers", "epochs")
 

@@ -12,9 +12,14 @@ bf16/fp16: a softmax over thousands of negatives needs the mantissa), with autoc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from crossmodal_ray.models.losses.negative_exclusion import NegativeExclusion
 
 
 def _loss_dtype(*tensors: Tensor) -> torch.dtype:
@@ -93,6 +98,7 @@ def local_global_info_nce(
     temperature: float | Tensor,
     local_valid: Tensor | None = None,
     global_valid: Tensor | None = None,
+    exclusion: NegativeExclusion | None = None,
 ) -> Tensor:
     """This rank's share of the full-batch symmetric InfoNCE: local rows, global columns.
 
@@ -121,6 +127,9 @@ def local_global_info_nce(
             removed from the negatives. The sum over valid rows is divided by
             ``b * N_valid / N`` so that the mean over ranks is still the global mean over
             valid windows. Returns 0 (with a graph) when no window is valid.
+        exclusion: optional columns that are no negatives of a row (its own sample, windows of
+            the same recording that overlap it: :mod:`.negative_exclusion`); the same windows
+            are excluded in both directions. The target column always stays.
 
     Returns:
         Scalar loss (float32, or float64 for float64 inputs).
@@ -136,6 +145,10 @@ def local_global_info_nce(
         logits_kq = lk @ gq.T / tau  # logits_kq: b x N
         b, n = logits_qk.shape
         targets = torch.arange(b, device=lq.device) + row_offset
+        if exclusion is not None:
+            excluded = exclusion.full().to(lq.device)  # b x N
+            logits_qk = logits_qk.masked_fill(excluded, float("-inf"))
+            logits_kq = logits_kq.masked_fill(excluded, float("-inf"))
         if local_valid is None:
             loss_qk = F.cross_entropy(logits_qk, targets)
             loss_kq = F.cross_entropy(logits_kq, targets)

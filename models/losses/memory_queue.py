@@ -16,9 +16,12 @@ Hyper-parameters (MoCo's defaults):
         (a batch that straddles the end of the ring wraps around).
     The queue stores L2-normalised embeddings (MoCo queues normalised keys), detached.
 
-Without a momentum key encoder (:mod:`models.losses.momentum_encoder`) the queued embeddings come from
-the online encoder of the last ``K / N`` steps (a memory bank, Wu et al. 2018); MoCo's m = 0.999
-key encoder is what keeps them consistent with the current one.
+What is enqueued is the caller's choice: ``MultiGroupContrastiveLoss`` enqueues the keys of a
+momentum (EMA) copy of each group encoder (:mod:`models.losses.momentum_encoder`, MoCo's
+m = 0.999), which keeps the keys of the last ``K / N`` steps consistent with each other; the
+online encoder's own embeddings would make it a memory bank (Wu et al. 2018). Each slot also keeps
+its window's keys (sample, source, start; :mod:`models.losses.negative_exclusion`) so that an
+anchor never meets its own queued key, nor an overlapping window of its recording, as a negative.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal_ray.models.losses.distributed import gather_no_grad
+from crossmodal_ray.models.losses.negative_exclusion import WindowKeys
 
 
 class CrossModalMemoryQueue(nn.Module):
@@ -38,6 +42,8 @@ class CrossModalMemoryQueue(nn.Module):
         queue_valid: bool [G, K]: the window had the group (False slots are never negatives).
         ptr: 0-d long, the next slot to write.
         filled: 0-d long, how many slots hold an embedding (``<= K``).
+        key_sample, key_source: int64 [K] the slot's window codes (-1 = unknown).
+        key_start_s: float64 [K] the slot's window start (s).
 
     Args:
         n_groups: G, number of channel groups (modalities).
@@ -56,6 +62,9 @@ class CrossModalMemoryQueue(nn.Module):
         self.register_buffer("queue_valid", torch.zeros(n_groups, size, dtype=torch.bool))
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.register_buffer("key_sample", torch.full((size,), -1, dtype=torch.long))
+        self.register_buffer("key_source", torch.full((size,), -1, dtype=torch.long))
+        self.register_buffer("key_start_s", torch.zeros(size, dtype=torch.float64))
 
     @property
     def n_groups(self) -> int:
@@ -79,12 +88,18 @@ class CrossModalMemoryQueue(nn.Module):
         self.enqueue_global(global_, global_valid)
 
     @torch.no_grad()
-    def enqueue_global(self, global_embeddings: Tensor, global_valid: Tensor | None = None) -> None:
+    def enqueue_global(
+        self,
+        global_embeddings: Tensor,
+        global_valid: Tensor | None = None,
+        global_keys: WindowKeys | None = None,
+    ) -> None:
         """Write an already gathered global batch at the pointer, wrapping around the end.
 
         Args:
             global_embeddings: [G, N, E] the global batch in rank order (detached here).
             global_valid: optional bool [G, N].
+            global_keys: optional keys of the N windows (stored with their slots).
         """
         g, n, e = global_embeddings.shape
         if g != self.n_groups or e != self.queue.shape[2]:
@@ -97,17 +112,26 @@ class CrossModalMemoryQueue(nn.Module):
             if global_valid is None
             else global_valid.to(torch.bool)
         )
+        if global_keys is None:
+            ids = torch.full((3, n), -1.0, dtype=torch.float64, device=keys.device)
+        else:
+            ids = global_keys.stacked().T.to(keys.device)  # 3 x N: sample, source, start
         ptr = int(self.ptr)
         if n > self.size:  # only the newest K survive, in the slots a full write would give them
             ptr = (ptr + n - self.size) % self.size
             keys, flags, n = keys[:, -self.size :], flags[:, -self.size :], self.size
+            ids = ids[:, -self.size :]
         first = min(n, self.size - ptr)  # slots before the end of the ring
-        self.queue[:, ptr : ptr + first] = keys[:, :first]
-        self.queue_valid[:, ptr : ptr + first] = flags[:, :first]
         rest = n - first  # the part of a straddling batch that wraps to the start
-        if rest:
-            self.queue[:, :rest] = keys[:, first:]
-            self.queue_valid[:, :rest] = flags[:, first:]
+        for slots, part in (
+            (slice(ptr, ptr + first), slice(0, first)),
+            (slice(0, rest), slice(first, n)),
+        ):
+            self.queue[:, slots] = keys[:, part]
+            self.queue_valid[:, slots] = flags[:, part]
+            self.key_sample[slots] = ids[0, part].long()
+            self.key_source[slots] = ids[1, part].long()
+            self.key_start_s[slots] = ids[2, part]
         self.ptr.fill_((ptr + n) % self.size)
         self.filled.fill_(min(self.size, int(self.filled) + n))
 
@@ -142,6 +166,17 @@ class CrossModalMemoryQueue(nn.Module):
         if bool(keep.all()):
             return qa, qb
         return qa[keep], qb[keep]
+
+    def pair_negative_keys(self, a: int, b: int, use_valid: bool = True) -> WindowKeys:
+        """Keys of the slots :meth:`pair_negatives` returns, in the same order."""
+        filled = int(self.filled)
+        keys = WindowKeys(
+            self.key_sample[:filled], self.key_source[:filled], self.key_start_s[:filled]
+        )
+        if not use_valid:
+            return keys
+        keep = self.negatives_valid(a) & self.negatives_valid(b)
+        return keys if bool(keep.all()) else keys.select(keep)
 
     def extra_repr(self) -> str:
         g, k, e = self.queue.shape

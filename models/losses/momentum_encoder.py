@@ -1,19 +1,21 @@
-"""An optional momentum-updated key encoder (MoCo), to keep queued negatives consistent.
+"""A momentum-updated copy of an encoder (MoCo's key encoder) that encodes the queued keys.
 
 MoCo (He, Fan, Wu, Xie, Girshick, "Momentum Contrast for Unsupervised Visual Representation
 Learning", CVPR 2020, Eq. 2) encodes the keys with a slowly moving copy of the query encoder::
 
     theta_k <- m * theta_k + (1 - m) * theta_q
 
-so that keys enqueued over the last K / N steps come from nearly the same encoder.
+applied once after every optimizer step, so that the keys enqueued over the last K / N steps
+come from nearly the same encoder (a queue of the online encoder's own past embeddings is a
+memory bank instead, whose keys drift with every step).
 
 Hyper-parameters (MoCo's defaults):
     momentum = 0.999: m (MoCo v1/v2; 0.9 already hurts, 0 = copy fails to train, Table 4).
-    The queue that consumes the keys: K = 65536 (:mod:`models.losses.memory_queue`), with the
-    InfoNCE temperature tau = 0.07 (MoCo v1) or 0.2 (MoCo v2).
 
-Only parameters are averaged (MoCo's ``_momentum_update_key_encoder``); buffers such as batch
-norm statistics follow the key encoder's own forward passes.
+The copy's parameters never require gradients (no optimizer owns them, DDP ignores them) and
+sit in the model's ``state_dict`` (so checkpoints hold them). Only parameters are averaged
+(MoCo's ``_momentum_update_key_encoder``); buffers follow the copy's own forward passes. Every
+rank applies the same update to the same (DDP-synchronised) weights, so the copies stay equal.
 """
 
 from __future__ import annotations
@@ -26,15 +28,13 @@ from torch import nn
 
 
 class MomentumEncoder(nn.Module):
-    """A query encoder and its frozen, momentum-updated copy (the key encoder).
+    """The EMA copy of ``encoder`` (the key encoder), updated by :meth:`update`.
 
     Args:
-        encoder: the query encoder (trained by back-propagation); kept as ``encoder_q``.
+        encoder: the online (query) encoder; copied here, not kept.
         momentum: m in ``theta_k <- m theta_k + (1 - m) theta_q``; MoCo's default 0.999.
 
-    ``forward(*inputs)`` returns keys: in training mode it first applies one momentum update
-    (as MoCo does at every step), then runs ``encoder_k`` under ``torch.no_grad()``.
-    Use ``encoder_q`` (or :meth:`query`) for the query side.
+    ``forward(*inputs)`` runs the copy under ``torch.no_grad()`` (keys are constants).
     """
 
     def __init__(self, encoder: nn.Module, momentum: float = 0.999) -> None:
@@ -42,26 +42,17 @@ class MomentumEncoder(nn.Module):
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
         self.momentum = momentum
-        self.encoder_q = encoder
-        self.encoder_k = copy.deepcopy(encoder)
-        for param in self.encoder_k.parameters():
+        self.encoder = copy.deepcopy(encoder)
+        for param in self.encoder.parameters():
             param.requires_grad_(False)  # updated by momentum only, never by gradient
 
     @torch.no_grad()
-    def _momentum_update_key_encoder(self) -> None:
+    def update(self, online: nn.Module) -> None:
         """theta_k <- m theta_k + (1 - m) theta_q for every parameter (MoCo Eq. 2)."""
-        for param_q, param_k in zip(
-            self.encoder_q.parameters(), self.encoder_k.parameters(), strict=True
-        ):
+        for param_q, param_k in zip(online.parameters(), self.encoder.parameters(), strict=True):
             param_k.mul_(self.momentum).add_(param_q.detach(), alpha=1.0 - self.momentum)
 
-    def query(self, *inputs: Any, **kwargs: Any) -> Any:
-        """The query encoder's output (with gradient)."""
-        return self.encoder_q(*inputs, **kwargs)
-
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
-        """Keys: momentum update (training mode only), then the key encoder under no_grad."""
-        if self.training:
-            self._momentum_update_key_encoder()
+        """Keys of ``inputs`` (no graph)."""
         with torch.no_grad():
-            return self.encoder_k(*inputs, **kwargs)
+            return self.encoder(*inputs, **kwargs)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from crossmodal_ray.models.losses.info_nce import _loss_dtype, local_global_info_nce
+from crossmodal_ray.models.losses.negative_exclusion import NegativeExclusion
 from crossmodal_ray.models.losses.tiled_info_nce import tiled_local_global_info_nce
 
 
@@ -42,6 +43,7 @@ def queued_local_global_info_nce(
     local_valid: Tensor | None = None,
     global_valid: Tensor | None = None,
     tile_size: int | None = None,
+    exclusion: NegativeExclusion | None = None,
 ) -> Tensor:
     """This rank's share of the symmetric InfoNCE with the global batch and a queue as negatives.
 
@@ -63,6 +65,10 @@ def queued_local_global_info_nce(
             windows of the global batch.
         tile_size: None computes the b x (N + K) logits at once; an int uses the exact tiled
             loss (:mod:`models.losses.tiled_info_nce`) with that many columns per tile.
+        exclusion: optional pairs that are no negatives, over the rows [b] and the columns
+            ``[global batch ; queue_k]`` (``N + K``): the anchor's own queued key (same sample)
+            and windows of its recording that overlap it (:mod:`.negative_exclusion`). Both
+            directions use it (both queues hold the same windows, slot for slot).
 
     Returns:
         Scalar loss (float32, or float64 for float64 inputs); 0 with a graph when no row is
@@ -84,12 +90,18 @@ def queued_local_global_info_nce(
         b_valid, n_valid = int(lv.sum()), int(gv.sum())
         if b_valid == 0 or n_valid == 0:
             return (local_q.sum() + local_k.sum()).to(dtype) * 0.0 + touch_global
-        row_offset = int(gv[:row_offset].sum())
+        new_offset = int(gv[:row_offset].sum())
+        if exclusion is not None:
+            queued = torch.ones(queue_k.shape[0], dtype=torch.bool, device=gv.device)
+            exclusion = exclusion.select(lv, torch.cat([gv, queued]), new_offset)
+        row_offset = new_offset
         local_q, local_k = local_q[lv], local_k[lv]
         global_q, global_k = global_q[gv], global_k[gv]
         scale = b_valid * n / (b * n_valid)  # mean over b_valid rows -> sum / (b * N_valid / N)
     # Columns: the global batch (with gradient), then the queue (constants).
     cols_k = torch.cat([global_k.to(dtype), queue_k.detach().to(dtype)])  # (N + K_k) x E
     cols_q = torch.cat([global_q.to(dtype), queue_q.detach().to(dtype)])  # (N + K_q) x E
-    loss = loss_fn(local_q, local_k, cols_q, cols_k, row_offset, temperature, **kwargs)
+    loss = loss_fn(
+        local_q, local_k, cols_q, cols_k, row_offset, temperature, exclusion=exclusion, **kwargs
+    )
     return loss * scale + touch_global

@@ -25,6 +25,13 @@ Hyper-parameters (``MBSLConfig``; ``small()`` = defaults for tests and the sampl
     loss = "local", tile_size = 2048, queue_size = 0: how the contrastive loss is computed
         ("full" | "local" | "tiled", and a MoCo queue of ``queue_size`` negatives per group;
         MoCo's K is 65536), see :mod:`models.losses.contrastive_loss_config`.
+    momentum = 0.999: m of the momentum copy of the group encoders whose keys fill the queue
+        (MoCo eq. 2, ``theta_k <- m theta_k + (1 - m) theta_q`` after every optimizer step;
+        only with ``queue_size > 0``), see :mod:`models.losses.momentum_encoder`.
+    mask_overlapping_negatives = True, window_s = 8.0: windows of the same recording that
+        overlap the anchor (starts less than ``window_s`` apart; with a 2 s stride, shifts of
+        2, 4 and 6 s share 75, 50 and 25 % of the signal) are no negatives of it
+        (:mod:`models.losses.negative_exclusion`); ``window_s`` comes from the corpus.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ from crossmodal_ray.models.layers.patch_embedding import MultiScalePatchEmbeddin
 from crossmodal_ray.models.layers.patch_masking import RandomPatchMasking
 from crossmodal_ray.models.layers.revin import RevIN, RevINStats
 from crossmodal_ray.models.losses.contrastive_loss_config import LOSS_CHOICES, validate_loss_fields
+from crossmodal_ray.models.losses.momentum_encoder import MomentumEncoder
 from crossmodal_ray.models.losses.multi_group_contrastive import MultiGroupContrastiveLoss
+from crossmodal_ray.models.losses.negative_exclusion import WindowKeys
 
 
 @dataclass
@@ -63,6 +72,9 @@ class MBSLConfig:
     loss: str = dataclasses.field(default="local", metadata={"choices": LOSS_CHOICES})
     tile_size: int = 2048
     queue_size: int = 0
+    momentum: float = 0.999
+    mask_overlapping_negatives: bool = True
+    window_s: float = 8.0
 
     def __post_init__(self) -> None:
         validate_loss_fields(self.loss, self.tile_size, self.queue_size, self.temperature)
@@ -78,6 +90,8 @@ class MBSLConfig:
             raise ValueError(f"mask_ratios must lie in [0, 1), got {self.mask_ratios}")
         if self.d_model % self.n_heads:
             raise ValueError("d_model must be divisible by n_heads")
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"momentum must lie in [0, 1], got {self.momentum}")
 
     @classmethod
     def small(cls, **overrides: Any) -> MBSLConfig:
@@ -273,10 +287,11 @@ class MBSLEncoder(nn.Module):
 
 
 class MBSLPretrainModel(nn.Module):
-    """Encoder + inter-group contrastive loss (MBSL pre-training).
+    """Encoder + inter-group contrastive loss (MBSL pre-training), with a MoCo key encoder when
+    the loss has a queue.
 
     Args:
-        config: model config (temperature settings included).
+        config: model config (temperature, queue and momentum settings included).
         gather_with_grad: forwarded to :class:`MultiGroupContrastiveLoss`.
         local_loss: forwarded to :class:`MultiGroupContrastiveLoss` (False = ``loss="full"``).
     """
@@ -287,6 +302,10 @@ class MBSLPretrainModel(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = MBSLEncoder(config)
+        # MoCo: the queue holds keys of a momentum copy of the group encoders (eq. 2).
+        self.key_encoder = (
+            MomentumEncoder(self.encoder, config.momentum) if config.queue_size > 0 else None
+        )
         self.loss = MultiGroupContrastiveLoss(
             temperature=config.temperature,
             learn_temperature=config.learn_temperature,
@@ -297,10 +316,21 @@ class MBSLPretrainModel(nn.Module):
             queue_size=config.queue_size,
             n_groups=len(config.groups),
             embed_dim=config.embed_dim,
+            overlap_s=config.window_s if config.mask_overlapping_negatives else 0.0,
         )
 
-    def forward(self, signals: Tensor, channel_present: Tensor | None = None) -> dict[str, Tensor]:
+    def forward(
+        self,
+        signals: Tensor,
+        channel_present: Tensor | None = None,
+        keys: WindowKeys | None = None,
+    ) -> dict[str, Tensor]:
         """Masked multi-scale views of every group, then the contrastive loss.
+
+        Args:
+            signals, channel_present: the windows (see :meth:`MBSLEncoder.forward`).
+            keys: optional window keys (sample, recording, start): overlapping windows of the
+                anchor's recording and its own queued key are then no negatives of it.
 
         Returns:
             The loss dict of :class:`MultiGroupContrastiveLoss` (``loss``, ``loss_g{a}_g{b}``,
@@ -308,4 +338,12 @@ class MBSLPretrainModel(nn.Module):
         """
         z = self.encoder(signals, channel_present, mask=True)  # G x B x E
         valid = self.encoder.group_present(signals, channel_present)  # G x B
-        return self.loss(z, valid=valid)
+        queue_keys = None
+        if self.key_encoder is not None and self.training:
+            queue_keys = self.key_encoder(signals, channel_present, mask=True)  # G x B x E
+        return self.loss(z, valid=valid, keys=keys, queue_keys=queue_keys)
+
+    def after_optimizer_step(self) -> None:
+        """MoCo's momentum update of the key encoder (called by the loop after each step)."""
+        if self.key_encoder is not None:
+            self.key_encoder.update(self.encoder)

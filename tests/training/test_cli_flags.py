@@ -20,7 +20,9 @@ from crossmodal_ray.training.tasks.mbsl_experiment import MBSLRunConfig, build_m
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_config_flags(parser, MBSLRunConfig)
-    add_config_flags(parser, MBSLConfig, exclude=("n_channels", "window_samples", "groups"))
+    add_config_flags(
+        parser, MBSLConfig, exclude=("n_channels", "window_samples", "window_s", "groups")
+    )
     add_config_flags(parser, TrainLoopConfig, exclude=("steps_per_epoch",))
     return parser.parse_args(argv)
 
@@ -30,7 +32,7 @@ class _Grouping:
         return ((0, 1), (2,), (3, 4, 5), (6,))
 
 
-MANIFEST = {"channels": list("abcdefg"), "window_samples": 256}
+MANIFEST = {"channels": list("abcdefg"), "window_samples": 256, "window_s": 8.0}
 
 
 @pytest.mark.parametrize(

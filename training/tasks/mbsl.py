@@ -31,8 +31,11 @@ from crossmodal_ray.training.tasks.mbsl_validation import (
     finetune_validation_metrics,
     mbsl_validation_metrics,
 )
+from crossmodal_ray.training.window_keys import window_key_tensors, window_keys_of
 
 SIGNAL_COLUMNS = ("signals", "channel_present")
+# What the loss needs to keep an anchor's own sample and overlapping windows out of its negatives.
+KEY_COLUMNS = ("sample_id", "source", "start_s")
 LABEL_COLUMNS = ("hr_bpm", "rr_bpm", "activity", "apnea")
 LABEL_DTYPES = {"hr_bpm": np.float32, "rr_bpm": np.float32, "activity": np.int64, "apnea": np.int64}
 
@@ -57,7 +60,7 @@ class MBSLPretrainTask:
     model_config: dict[str, Any]
     grouping: dict[str, Any]
     name: str = "mbsl"
-    columns: tuple[str, ...] = SIGNAL_COLUMNS
+    columns: tuple[str, ...] = SIGNAL_COLUMNS + KEY_COLUMNS
     validation_metric: str = "val_rr_mae_bpm"
     validation_mode: str = "min"
     validation_datasets: tuple[str, ...] = (PROBE_TRAIN_DATASET, VAL_DATASET)
@@ -72,12 +75,12 @@ class MBSLPretrainTask:
         return MBSLPretrainModel(MBSLConfig.from_dict(self.model_config))
 
     def collate(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        return collate_signals(batch)
+        return {**collate_signals(batch), **window_key_tensors(batch)}
 
     def training_loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        outputs = model(batch["signals"], batch["channel_present"])
+        outputs = model(batch["signals"], batch["channel_present"], window_keys_of(batch))
         metrics = {
             key: float(value.detach().float().mean())
             for key, value in outputs.items()

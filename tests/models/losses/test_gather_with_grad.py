@@ -28,7 +28,15 @@ from crossmodal_ray.models.losses.distributed import (
 WORLD = 2
 
 
-CASES = {"local": (True, False), "valid": (True, True), "full": (False, False)}
+# case: (local_loss, use_valid, gather_with_grad). "full_no_grad_gather" is the full loss on
+# features gathered without gradient: each rank holds all of dL/dz for its slice only, which
+# DDP's mean would divide by W unless the loss scales it (the fix this case checks).
+CASES = {
+    "local": (True, False, True),
+    "valid": (True, True, True),
+    "full": (False, False, True),
+    "full_no_grad_gather": (False, True, False),
+}
 
 
 def _rank_cases(rank: int, out_dir: str) -> None:
@@ -37,9 +45,11 @@ def _rank_cases(rank: int, out_dir: str) -> None:
     x, valid = tiny_batch()
     b = BATCH // WORLD
     local_x = x[rank * b : (rank + 1) * b]
-    for case, (local_loss, use_valid) in CASES.items():
+    for case, (local_loss, use_valid, with_grad) in CASES.items():
         local_valid = valid[:, rank * b : (rank + 1) * b] if use_valid else None
-        model = nn.parallel.DistributedDataParallel(tiny_model(local_loss=local_loss))
+        model = nn.parallel.DistributedDataParallel(
+            tiny_model(local_loss=local_loss, gather_with_grad=with_grad)
+        )
         out, z_local = model(local_x, local_valid)
         out["loss"].backward()
         gathered = gather_with_grad(z_local.detach().transpose(0, 1)).transpose(0, 1)
@@ -64,7 +74,7 @@ def ddp_results(tmp_path_factory):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_ddp_gradients_equal_single_process_full_batch(ddp_results, case):
-    _, use_valid = CASES[case]
+    _, use_valid, _ = CASES[case]
     x, valid = tiny_batch()
     reference = tiny_model()
     out, z_full = reference(x, valid if use_valid else None)

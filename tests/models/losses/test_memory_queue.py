@@ -166,22 +166,19 @@ def test_queue_negatives_are_used_and_get_no_gradient():
     assert args[0].grad is not None
 
 
-def test_momentum_update_formula():
+def test_momentum_copy_moves_by_one_minus_m_of_the_gap_and_has_no_gradients():
     torch.manual_seed(0)
     encoder = nn.Linear(3, 2)
-    wrapped = MomentumEncoder(encoder, momentum=0.9)
-    assert all(not p.requires_grad for p in wrapped.encoder_k.parameters())
+    key_encoder = MomentumEncoder(encoder, momentum=0.9)
+    assert all(not p.requires_grad for p in key_encoder.parameters())
     with torch.no_grad():
         encoder.weight.add_(1.0)  # the query encoder moves (as after an optimiser step)
-    key_before = wrapped.encoder_k.weight.detach().clone()
-    wrapped._momentum_update_key_encoder()
-    expected = 0.9 * key_before + 0.1 * encoder.weight.detach()
-    torch.testing.assert_close(wrapped.encoder_k.weight, expected)
+    before = key_encoder.encoder.weight.detach().clone()
+    gap = encoder.weight.detach() - before
+    key_encoder.update(encoder)
+    moved = key_encoder.encoder.weight.detach() - before
+    torch.testing.assert_close(moved, 0.1 * gap)  # exactly (1 - m) of the gap
     x = torch.randn(4, 3)
-    keys = wrapped.eval()(x)  # eval: no update, no graph
-    assert not keys.requires_grad
-    torch.testing.assert_close(wrapped.encoder_k.weight, expected)
-    wrapped.train()(x)  # training forward applies one update first
-    torch.testing.assert_close(
-        wrapped.encoder_k.weight, 0.9 * expected + 0.1 * encoder.weight.detach()
-    )
+    keys = key_encoder(x)
+    assert not keys.requires_grad  # keys are constants
+    torch.testing.assert_close(key_encoder.encoder.weight, before + 0.1 * gap)  # no update

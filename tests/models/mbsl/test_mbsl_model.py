@@ -175,3 +175,61 @@ def test_downstream_loss_masks_unknown_labels():
     torch.testing.assert_close(
         bpm["hr_bpm"], outputs["hr_z"].detach() * 20 + 80, check_stride=False
     )
+
+
+def _queued_model(momentum: float = 0.5) -> MBSLPretrainModel:
+    torch.manual_seed(0)
+    config = MBSLConfig.small(
+        **TINY, queue_size=2 * B, momentum=momentum, mask_ratios=(0.0,), dropout=0.0
+    )
+    return MBSLPretrainModel(config)
+
+
+def test_the_queue_holds_the_momentum_encoders_keys_not_the_online_embeddings():
+    """MoCo: keys come from the slowly moving copy (eq. 2), never from the encoder being
+    trained, whose embeddings would make the queued negatives drift with every step."""
+    model = _queued_model().train()
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # the online encoder moved after the copy
+    x, present = _batch()
+    model(x, present)
+    queue = model.loss.queue
+    keys = torch.nn.functional.normalize(model.key_encoder(x, present, mask=True), dim=-1)
+    online = torch.nn.functional.normalize(model.encoder(x, present, mask=True), dim=-1)
+    assert int(queue.filled) == B
+    assert torch.allclose(queue.queue[:, :B], keys, atol=1e-6)
+    assert not torch.allclose(queue.queue[:, :B], online, atol=1e-3)
+
+
+def test_after_an_optimizer_step_the_key_encoder_moves_toward_the_online_one():
+    model = _queued_model(momentum=0.9).train()
+    optimizer = torch.optim.SGD(model.encoder.parameters(), lr=0.5)
+    x, present = _batch()
+    before = {k: v.clone() for k, v in model.key_encoder.encoder.state_dict().items()}
+    model(x, present)["loss"].backward()
+    optimizer.step()
+    model.after_optimizer_step()
+    online = model.encoder.state_dict()
+    moved = 0
+    for name, old in before.items():
+        new = model.key_encoder.encoder.state_dict()[name]
+        if old.is_floating_point():
+            assert torch.allclose(new, 0.9 * old + 0.1 * online[name], atol=1e-6), name
+            moved += int(not torch.equal(new, old))
+    assert moved > 0
+    assert all(p.grad is None for p in model.key_encoder.parameters())
+
+
+def test_a_checkpoint_restores_the_queue_and_the_key_encoder():
+    model = _queued_model().train()
+    x, present = _batch()
+    model(x, present)
+    model.after_optimizer_step()
+    restored = _queued_model()
+    restored.load_state_dict(model.state_dict())
+    for name, value in model.state_dict().items():
+        assert torch.equal(restored.state_dict()[name], value), name
+    assert int(restored.loss.queue.filled) == B
+    assert any(k.startswith("key_encoder.") for k in model.state_dict())
+    assert any(k.endswith("key_sample") for k in model.state_dict())
