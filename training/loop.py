@@ -1,18 +1,23 @@
 """The generic per-worker training loop: one function every system's Ray Train run executes.
 
-``train_fn_per_worker`` streams this worker's part of the training split
-(``ray.train.get_dataset_shard``) through the task's ``collate`` (in Ray Data's iterator
-threads), runs a DDP step per local batch under bf16 autocast on GPU with every optimiser the
-task asks for, logs step / loss / samples/s / data wait, validates after every epoch when the
-task names a validation metric, checkpoints every N steps and at epoch ends, and resumes from
-the latest checkpoint (after a worker failure or when the same run is submitted again).
+``train_fn_per_worker`` reads this worker's blocks of the training split for the epoch
+(:mod:`crossmodal_ray.training.epoch_order`: a fresh seeded block permutation every epoch, so
+every rank meets the whole split over the epochs) through a seeded shuffle buffer and the task's
+``collate`` in a background thread (:mod:`crossmodal_ray.training.block_batches`), runs a DDP
+step per local batch under bf16 autocast on GPU with every optimiser the task asks for, logs
+step / loss / samples/s / data wait, validates after every epoch when the task names a
+validation metric, checkpoints every N steps and at epoch ends, and resumes from the latest
+checkpoint (after a worker failure or when the same run is submitted again).
 
-Why every rank runs the same number of steps: the ``train`` dataset is split with
-``streaming_split(equal=True)`` (Ray Train's default ``DataConfig``), so each rank receives the
-same number of rows, and ``drop_last=True`` turns that into the same number of batches; every
-rank therefore enters the same collectives (DDP all-reduce, the loss's all-gather, the
-validation broadcast, ``ray.train.report``) and Ray Data's known hang with uneven ranks cannot
-occur. See :mod:`crossmodal_ray.training.task` for the task contract.
+Exact resume: a checkpoint holds the model, the optimisers, the step inside the epoch, the data
+plan's fingerprint and every rank's generator states (:mod:`crossmodal_ray.training.rng_state`).
+A resumed run with the same plan replays the epoch's batches, skipping those already trained
+on, so the samples of every step are those of an uninterrupted run.
+
+Why every rank runs the same number of steps: every rank reads the same number of blocks and
+stops after ``EpochOrder.steps_per_epoch`` full batches (what the smallest blocks give), so
+every rank enters the same collectives (DDP all-reduce, the loss's all-gather, the validation
+broadcast, ``ray.train.report``). See :mod:`crossmodal_ray.training.task` for the task contract.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ import ray.train
 import ray.train.torch
 import torch
 import torch.distributed as dist
-from ray.data.collate_fn import NumpyBatchCollateFn
 
+from crossmodal_ray.training.block_batches import iter_epoch_batches
 from crossmodal_ray.training.checkpointing import (
     load_model_weights,
     load_optimizer_state,
@@ -39,8 +44,15 @@ from crossmodal_ray.training.checkpointing import (
     save_training_state,
     unwrap_model,
 )
+from crossmodal_ray.training.epoch_order import EpochOrder
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.optimizers import build_optimizers, default_optimizer_specs
+from crossmodal_ray.training.rng_state import (
+    gather_rng_states,
+    load_rng_states,
+    restore_rng_state,
+    save_rng_states,
+)
 from crossmodal_ray.training.task import TrainingTask, to_device, validation_metric_of
 from crossmodal_ray.training.training_log import TrainingLog
 
@@ -66,17 +78,6 @@ def _from_rank0(value: dict[str, Any]) -> dict[str, Any]:
     return holder[0]
 
 
-class TaskCollate(NumpyBatchCollateFn):
-    """The task's ``collate`` as Ray Data's collate callable (numpy batches in, tensors out)."""
-
-    def __init__(self, task: TrainingTask) -> None:
-        super().__init__()
-        self.task = task
-
-    def __call__(self, batch: dict[str, Any]) -> Any:
-        return self.task.collate(batch)
-
-
 def _record_pid_for_fault_injection(loop: TrainLoopConfig, rank: int) -> None:
     if loop.fault_injection_pid_dir:
         pid_dir = Path(loop.fault_injection_pid_dir)
@@ -86,13 +87,19 @@ def _record_pid_for_fault_injection(loop: TrainLoopConfig, rank: int) -> None:
 
 
 def train_fn_per_worker(config: dict[str, Any]) -> None:
-    """Run on every Ray Train worker. ``config``: ``{"task": TrainingTask, "loop": dict}``."""
+    """Run on every Ray Train worker.
+
+    ``config``: ``{"task": TrainingTask, "loop": dict, "blocks": BlockPlan}`` (the training
+    split's blocks, :mod:`crossmodal_ray.training.training_blocks`).
+    """
     task: TrainingTask = config["task"]
     loop = TrainLoopConfig.from_dict(config["loop"])
+    plan = config["blocks"]
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
     _record_pid_for_fault_injection(loop, rank)
     torch.manual_seed(loop.seed + rank)
+    order = EpochOrder(plan.rows, world_size, loop.batch_size_per_worker, loop.seed)
     device = ray.train.torch.get_device()
     validation = validation_metric_of(task)
 
@@ -106,6 +113,7 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
         restored_state = load_train_state(restored_dir)
         state.update({k: v for k, v in restored_state.items() if k in state})
         restored_metrics = restored_state.get("metrics", {})
+        _check_same_data_order(restored_state, order, state)
     resumed_from_step = state["global_step"]
     # A task whose loss skips some parameters (e.g. fine-tuning never uses the mask token)
     # says so; DDP then looks for unused parameters instead of waiting for their gradients.
@@ -129,15 +137,19 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
         load_optimizer_state(restored_dir, optimizers)
 
     log = TrainingLog(task.name, loop, rank, world_size)
-    if rank == 0 and resumed_from_step:
-        log.print(f"resumed from checkpoint at step {resumed_from_step}")
+    if restored_dir is not None:
+        rng_note = _restore_rng(restored_dir, rank, world_size)
+        if rank == 0 and resumed_from_step:
+            log.print(f"resumed from checkpoint at step {resumed_from_step} ({rng_note})")
+    elif rank == 0:
+        log.print(f"data order: {order.describe()}")
     autocast = (
         torch.autocast(device_type=device.type, dtype=torch.bfloat16)
         if loop.use_gpu
         else nullcontext()
     )
-    shard = ray.train.get_dataset_shard("train")
     last_checkpoint_step = -1
+    after_step = getattr(unwrap_model(model), "after_optimizer_step", None)
 
     def report(metrics: dict[str, Any], with_checkpoint: bool, dir_name: str) -> None:
         payload = {**metrics, **state, "resumed_from_step": resumed_from_step}
@@ -147,6 +159,7 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
         if not with_checkpoint:
             ray.train.report(payload)
             return
+        rng_states = gather_rng_states()  # a collective: every rank takes part
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
@@ -159,31 +172,32 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
                         "metrics": metrics,
                         "extras": task.checkpoint_extras(),
                         "loop": loop.to_dict(),
+                        "data_order": order.describe(),
+                        "world_size": world_size,
                     },
                 )
+                save_rng_states(tmp, rng_states)
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(payload, checkpoint=checkpoint, checkpoint_dir_name=dir_name)
 
-    collate = TaskCollate(task) if hasattr(task, "collate") else None
+    collate = task.collate if hasattr(task, "collate") else None
     model.train()
     for epoch in range(state["epoch"], loop.epochs):
+        # Resumed mid-epoch: the first batches were trained on before the interruption.
         steps_to_skip = state["step_in_epoch"] if epoch == state["epoch"] else 0
-        state["epoch"], state["step_in_epoch"] = epoch, 0
-        batches = shard.iter_torch_batches(
-            batch_size=loop.batch_size_per_worker,
-            drop_last=True,
-            local_shuffle_buffer_size=loop.shuffle_buffer_rows or None,
-            local_shuffle_seed=loop.seed + 1000 * epoch + rank,
-            collate_fn=collate,
+        state["epoch"], state["step_in_epoch"] = epoch, steps_to_skip
+        batches = iter_epoch_batches(
+            [plan.refs[i] for i in order.rank_blocks(epoch, rank)],
+            loop.batch_size_per_worker,
+            loop.shuffle_buffer_rows,
+            order.shuffle_rng(epoch, rank),
+            steps=order.steps_per_epoch,
+            skip_batches=steps_to_skip,
+            collate=collate,
         )
         log.start_waiting()
         for batch in batches:
             log.stop_waiting()
-            if state["step_in_epoch"] < steps_to_skip:
-                # Resumed mid-epoch: these batches were trained on before the failure.
-                state["step_in_epoch"] += 1
-                log.start_waiting()
-                continue
             batch = to_device(batch, device)
             with autocast:
                 loss, step_metrics = task.training_loss(model, batch)
@@ -195,6 +209,8 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
             for built in optimizers:
                 built.optimizer.step()
                 built.scheduler.step()
+            if after_step is not None:
+                after_step()  # e.g. the momentum (key) encoder's EMA update
             state["global_step"] += 1
             state["step_in_epoch"] += 1
             state["samples_seen"] += loop.batch_size_per_worker * world_size
@@ -235,6 +251,30 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
         # A resubmitted finished run trains no step: it reports the figures it finished with.
         report(log.run_summary() if trained_now else restored_metrics, True, name)
     log.close()
+
+
+def _check_same_data_order(
+    restored_state: dict[str, Any], order: EpochOrder, state: dict[str, Any]
+) -> None:
+    """A checkpoint from another data plan (other rows, blocks, seed, batch or world size)
+    cannot be replayed exactly: the epoch restarts from its first batch under the new plan."""
+    saved = restored_state.get("data_order", {}).get("fingerprint")
+    if saved is not None and saved != order.fingerprint() and state["step_in_epoch"]:
+        print(
+            f"[train] the checkpoint's data order {saved} differs from this run's "
+            f"{order.fingerprint()} (rows, blocks, seed, batch size or workers changed): "
+            f"epoch {state['epoch'] + 1} restarts from its first batch"
+        )
+        state["step_in_epoch"] = 0
+
+
+def _restore_rng(directory: str, rank: int, world_size: int) -> str:
+    """Restore this rank's generators from the checkpoint; a short note of what happened."""
+    states = load_rng_states(directory)
+    if states is None or len(states) != world_size:
+        return "random generators reseeded: the checkpoint has none for this world size"
+    restore_rng_state(states[rank])
+    return "random generators restored"
 
 
 def _format(metrics: dict[str, Any]) -> str:

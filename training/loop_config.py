@@ -25,8 +25,11 @@ class TrainLoopConfig:
         log_every_steps: one log line (step, loss, samples/s, data wait) every N steps.
         num_to_keep: checkpoints kept on storage.
         max_failures: worker failures Ray Train recovers from (restarting from the checkpoint).
-        shuffle_buffer_rows: local shuffle buffer of the streamed shard.
-        seed: torch seed (per worker: seed + rank).
+        shuffle_buffer_rows: rows each batch is drawn from (a seeded shuffle buffer over the
+            worker's blocks; 0 keeps block order).
+        order_block_rows: rows per training block; every epoch deals the blocks to the workers
+            in a new seeded order (smaller blocks spread a record over more workers).
+        seed: torch seed (per worker: seed + rank) and the data-order seed.
         steps_per_epoch: filled in by the driver from the row count (same on every worker).
         fault_injection_pid_dir: tests only: each worker writes ``rank<r>.pid`` here so a test
             can kill a worker process.
@@ -50,6 +53,7 @@ class TrainLoopConfig:
     num_to_keep: int = 2
     max_failures: int = 2
     shuffle_buffer_rows: int = 512
+    order_block_rows: int = 64
     seed: int = 0
     steps_per_epoch: int = 0
     fault_injection_pid_dir: str = ""

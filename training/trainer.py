@@ -1,14 +1,17 @@
 """Driver side of a training run: build the ``TorchTrainer`` (Train V2) and run it.
 
 The same function trains every system: it takes a :class:`~training.task.TrainingTask`, the
-loop config and a Ray Dataset of training rows, sizes the run from flags
+loop config and the training rows (a Ray Dataset, cut here into the small blocks the per-epoch
+data order deals to the workers, or blocks already built, e.g. once for all trials of a sweep:
+:mod:`~crossmodal_ray.training.training_blocks`), sizes the run from flags
 (``ScalingConfig(num_workers, use_gpu)``), keeps checkpoints under a stable run name
 (``RunConfig(name, storage_path)``: resubmitting resumes) and retries failed workers
 (``FailureConfig(max_failures)``).
 
 Extra datasets (e.g. a probe subset of the training split and the validation split that a task's
-``validation_metrics`` reads with ``ray.train.get_dataset_shard``) reach every worker whole: only
-``train`` is split across workers (``DataConfig(datasets_to_split=["train"])``). ``callbacks``
+``validation_metrics`` reads with ``ray.train.get_dataset_shard``) reach every worker whole
+(``DataConfig(datasets_to_split=[])``); the training blocks travel as object references in the
+loop config, never as a Ray Train dataset. ``callbacks``
 are Ray Train callbacks, e.g. inside a sweep trial Ray Tune's ``TuneReportCallback``.
 
 Checkpoints: with a task that names a validation metric, Ray Train ranks them by it
@@ -23,38 +26,33 @@ from dataclasses import replace
 
 import ray.data
 import ray.train
-from ray.data.dataset import MaterializedDataset
 from ray.train.torch import TorchTrainer
 
 from crossmodal_ray.pipelines.core import storage
+from crossmodal_ray.training.epoch_order import EpochOrder
 from crossmodal_ray.training.loop import train_fn_per_worker
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.loopback_torch_backend import LoopbackTorchConfig
 from crossmodal_ray.training.task import TrainingTask, validation_metric_of
+from crossmodal_ray.training.training_blocks import BlockPlan, build_training_blocks
 
 
-def steps_per_epoch(train_rows: int, loop: TrainLoopConfig) -> int:
-    """Optimiser steps per epoch: rows are split equally, the last partial batch is dropped."""
-    return (train_rows // loop.num_workers) // loop.batch_size_per_worker
-
-
-def task_columns_only(dataset: ray.data.Dataset, columns: tuple[str, ...]) -> ray.data.Dataset:
-    """``dataset`` restricted to the task's columns.
-
-    A materialized dataset that holds exactly those columns is passed on as it is: projecting
-    it again would add a map operator, i.e. Ray Data tasks that need a CPU in every run
-    (in a sweep, every trial competes for those CPUs with the other trials' Train workers).
-    """
-    if isinstance(dataset, MaterializedDataset) and set(dataset.columns()) == set(columns):
-        return dataset
-    return dataset.select_columns(list(columns))
+def training_blocks_of(
+    task: TrainingTask, loop: TrainLoopConfig, train: ray.data.Dataset | BlockPlan
+) -> BlockPlan:
+    """``train`` as blocks of the task's columns (built here from a Dataset)."""
+    if isinstance(train, BlockPlan):
+        missing = set(task.columns) - set(train.columns)
+        if missing:
+            raise ValueError(f"the training blocks lack the task's columns {sorted(missing)}")
+        return train
+    return build_training_blocks(train, task.columns, loop.num_workers, loop.order_block_rows)
 
 
 def run_training(
     task: TrainingTask,
     loop: TrainLoopConfig,
-    train_dataset: ray.data.Dataset,
-    train_rows: int,
+    train: ray.data.Dataset | BlockPlan,
     extra_datasets: dict[str, ray.data.Dataset] | None = None,
     callbacks: list | None = None,
 ) -> ray.train.Result:
@@ -63,30 +61,31 @@ def run_training(
     Args:
         task: The system to train.
         loop: How to train (workers, epochs, batch size, run name, storage ...).
-        train_dataset: Training rows, split equally across the workers.
-        train_rows: Row count of ``train_dataset`` (sizes the learning-rate schedule).
+        train: Training rows: a Dataset, or blocks from
+            :func:`~crossmodal_ray.training.training_blocks.build_training_blocks` (with at
+            least the task's columns); each epoch deals the blocks to the workers anew.
         extra_datasets: Named datasets every worker receives whole (not split); ``None``
             keeps the plain single-dataset run.
         callbacks: Ray Train callbacks for the run (``RunConfig(callbacks=...)``).
     """
     loop = replace(loop, storage_path=storage.normalize(loop.storage_path))
-    loop = replace(loop, steps_per_epoch=steps_per_epoch(train_rows, loop))
+    blocks = training_blocks_of(task, loop, train)
+    order = EpochOrder(blocks.rows, loop.num_workers, loop.batch_size_per_worker, loop.seed)
+    loop = replace(loop, steps_per_epoch=order.steps_per_epoch)
     if loop.steps_per_epoch < 1:
         raise ValueError(
-            f"{train_rows} training rows give no full batch for {loop.num_workers} workers x "
-            f"{loop.batch_size_per_worker} rows; lower --batch-size or --num-workers"
+            f"{blocks.total_rows} training rows give no full batch for {loop.num_workers} "
+            f"workers x {loop.batch_size_per_worker} rows; lower --batch-size or --num-workers"
         )
-    datasets = {"train": task_columns_only(train_dataset, task.columns)}
-    dataset_config = None  # Ray Train's default: split every dataset (here only 'train')
+    datasets: dict[str, ray.data.Dataset] = {}
     needed = set(getattr(task, "validation_datasets", ()))
     missing = needed - set(extra_datasets or {})
     if missing:
         raise ValueError(f"task {task.name} validates on datasets {sorted(missing)}: pass them")
     if extra_datasets:
         if "train" in extra_datasets:
-            raise ValueError("extra_datasets must not redefine 'train'")
+            raise ValueError("extra_datasets must not name 'train': the training rows are blocks")
         datasets.update(extra_datasets)
-        dataset_config = ray.train.DataConfig(datasets_to_split=["train"])
     validation = validation_metric_of(task)
     checkpoint_config = ray.train.CheckpointConfig(
         num_to_keep=loop.num_to_keep,
@@ -98,7 +97,7 @@ def run_training(
     trainer = TorchTrainer(
         train_fn_per_worker,
         torch_config=LoopbackTorchConfig(),
-        train_loop_config={"task": task, "loop": loop.to_dict()},
+        train_loop_config={"task": task, "loop": loop.to_dict(), "blocks": blocks},
         scaling_config=ray.train.ScalingConfig(
             num_workers=loop.num_workers,
             use_gpu=loop.use_gpu,
@@ -111,10 +110,10 @@ def run_training(
             checkpoint_config=checkpoint_config,
             callbacks=list(callbacks or []),
         ),
-        datasets=datasets,
-        dataset_config=dataset_config,
+        datasets=datasets or None,
+        dataset_config=ray.train.DataConfig(datasets_to_split=[]),
     )
-    return trainer.fit()
+    return trainer.fit()  # ``blocks`` (the driver's references) stays alive until here
 
 
 def best_checkpoint(result: ray.train.Result, task: TrainingTask) -> ray.train.Checkpoint:

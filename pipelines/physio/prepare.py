@@ -37,6 +37,9 @@ class PhysioCorpusConfig:
         raw_dir: Raw folder to ingest (WFDB records or PPG-DaLiA ``S*/S*.pkl``); default: the
             bundled sample corpus, generated under data/raw/physio_sample.
         reingest: Ingest even when the corpus is already finished.
+        subject_pattern: With ``--raw-dir``: the regular expression whose first group is a
+            record's subject (``pipelines/physio/subjects.py``), e.g. ``^([a-z][0-9]+)`` for
+            Apnea-ECG's a01/a01r/a01er.
         sample_subjects: Subjects of the generated sample corpus.
         sample_duration_s: Seconds per sample record.
     """
@@ -45,6 +48,7 @@ class PhysioCorpusConfig:
     corpus: str | None = None
     raw_dir: str | None = None
     reingest: bool = False
+    subject_pattern: str = ""
     sample_subjects: int = 20
     sample_duration_s: int = 600
 
@@ -94,7 +98,7 @@ def prepare_physio_corpus(
         return corpus, read_manifest(config.shards_dir, corpus)
     log(f"[corpus] ingesting {raw_dir} into {corpus} under {config.shards_dir}")
     manifest = run_physio_ingest(
-        PhysioSourceConfig(source=raw_dir),
+        PhysioSourceConfig(source=raw_dir, subject_pattern=config.subject_pattern),
         IngestConfig(out=config.shards_dir, corpus=corpus),
         log=log,
     )

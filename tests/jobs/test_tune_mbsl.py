@@ -101,7 +101,7 @@ def toy_driver_fn(config: dict, runs_path: str) -> None:
         max_failures=0,
     )
     dataset = ray.data.from_items([{"x": row} for row in rows])
-    result = run_training(ToyRegressionTask(), loop, dataset, 64, callbacks=tune_report_callbacks())
+    result = run_training(ToyRegressionTask(), loop, dataset, callbacks=tune_report_callbacks())
     if result.error:
         raise result.error
 

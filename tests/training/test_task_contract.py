@@ -43,7 +43,7 @@ def test_text_batches_two_optimizers_and_best_checkpoint(ray_session, tmp_path):
         max_failures=0,
     )
     rows = 70  # 35 per worker: 4 full batches, the partial one dropped on both ranks
-    result = run_training(task, loop, text_rows(ray_session, rows), rows)
+    result = run_training(task, loop, text_rows(ray_session, rows))
     assert result.error is None
     assert result.metrics["global_step"] == 3 * 4
 

@@ -99,7 +99,7 @@ def test_two_worker_pool_is_the_global_batch(ray_session, tmp_path):
         max_failures=0,
     )
     result = run_training(
-        RecordingContrastiveTask(str(record_dir)), loop, make_rows(ray_session, 64), 64
+        RecordingContrastiveTask(str(record_dir)), loop, make_rows(ray_session, 64)
     )
     assert result.error is None
     ranks = [
@@ -150,7 +150,7 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
     outcome = {}
     thread = threading.Thread(
         target=lambda: outcome.setdefault(
-            "result", run_training(RegressionTask(), loop, make_rows(ray_session, rows), rows)
+            "result", run_training(RegressionTask(), loop, make_rows(ray_session, rows))
         )
     )
     thread.start()
@@ -169,7 +169,7 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
     assert len((pid_dir / "rank1.pid").read_text().split()) == 2  # rank 1 ran twice
 
     # Submitting the same run again resumes from its final checkpoint: no step is repeated.
-    again = run_training(RegressionTask(), loop, make_rows(ray_session, rows), rows)
+    again = run_training(RegressionTask(), loop, make_rows(ray_session, rows))
     assert again.error is None
     assert again.metrics["resumed_from_step"] == 30
     assert again.metrics["global_step"] == 30
@@ -213,7 +213,7 @@ def test_training_workers_listen_on_loopback_only(ray_session, tmp_path):
         max_failures=0,
         fault_injection_step_sleep_s=0.1,
     )
-    result = run_training(RegressionTask(), loop, make_rows(ray_session, 320), 320)
+    result = run_training(RegressionTask(), loop, make_rows(ray_session, 320))
     done.set()
     watcher.join()
     assert result.error is None

@@ -28,6 +28,8 @@ from crossmodal_ray.models.mbsl.model import MBSLConfig
 from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.pipelines.core.shard_reader import read_split
 from crossmodal_ray.training.loop_config import TrainLoopConfig
+from crossmodal_ray.training.run_checkpoints import latest_checkpoint_state
+from crossmodal_ray.training.uniform_sample import uniform_row_sample
 
 PRESETS = ("small", "paper")
 SPLITS = ("train", "val", "test")
@@ -41,7 +43,8 @@ class MBSLRunConfig:
         preset: ``small`` (seconds per epoch on a CPU) or ``paper`` (PatchTST-sized encoders);
             an explicit model flag always wins over the preset.
         n_groups: Channel groups (default: chosen from the data by silhouette).
-        grouping_windows: Training windows used to measure the inter-modal distance.
+        grouping_windows: Training windows, drawn uniformly from the whole training split
+            (seeded by ``--seed``), on which the inter-modal distance is measured.
         probe_train_rows: Training windows of the per-epoch validation probe.
         finetune_epochs: Epochs of end-to-end fine-tuning with the four heads (0 skips it).
         finetune_lr: Learning rate of the fine-tuning.
@@ -60,20 +63,56 @@ def split_datasets(shards_dir: str, corpus: str) -> dict[str, ray.data.Dataset]:
 
 
 def fit_grouping(
-    train: ray.data.Dataset, manifest: dict, n_groups: int | None, grouping_windows: int
+    train: ray.data.Dataset,
+    manifest: dict,
+    n_groups: int | None,
+    grouping_windows: int,
+    seed: int = 0,
 ) -> ChannelGrouping:
-    """Inter-modal distance on a sample of training windows, then channel clustering."""
-    batches = train.select_columns(["signals", "channel_present"]).iter_batches(
-        batch_size=grouping_windows, batch_format="numpy"
+    """Inter-modal distance on ``grouping_windows`` training windows drawn uniformly from the
+    whole training split (seeded: every subject contributes, not only the first file's), then
+    channel clustering."""
+    sample = uniform_row_sample(
+        train,
+        int(manifest["splits"]["train"]["rows"]),
+        grouping_windows,
+        seed,
+        ("signals", "channel_present"),
     )
-    batch = next(iter(batches))
     return ChannelGrouping.fit(
-        np.asarray(batch["signals"], dtype=np.float32),
-        np.asarray(batch["channel_present"], dtype=bool),
+        np.asarray(sample["signals"], dtype=np.float32),
+        np.asarray(sample["channel_present"], dtype=bool),
         sample_rate_hz=float(manifest["sample_rate_hz"]),
         n_groups=n_groups,
         channel_names=manifest["channels"],
     )
+
+
+def grouping_and_model_config(
+    train: ray.data.Dataset,
+    manifest: dict,
+    run: MBSLRunConfig,
+    model_flags: dict[str, Any],
+    loop: TrainLoopConfig,
+    log: Callable[[str], None],
+) -> tuple[ChannelGrouping, MBSLConfig]:
+    """The run's grouping and model config: from its latest checkpoint when the run already
+    has one (a resubmitted run never refits: its weights belong to that grouping), else the
+    grouping fitted on a uniform sample of the training split and the config built on it."""
+    resumed = latest_checkpoint_state(loop.storage_path, loop.run_name)
+    if resumed is not None:
+        extras = resumed["extras"]
+        grouping = ChannelGrouping.from_dict(extras["grouping"])
+        model_config = MBSLConfig.from_dict(extras["model_config"])
+        log(
+            f"[train_mbsl] run '{loop.run_name}' has a checkpoint at step "
+            f"{resumed['global_step']}: channel groups {grouping.named_groups()} and the model "
+            "config come from it (not refitted)"
+        )
+        return grouping, model_config
+    grouping = fit_grouping(train, manifest, run.n_groups, run.grouping_windows, loop.seed)
+    log(f"[train_mbsl] channel groups: {grouping.named_groups()}")
+    return grouping, build_model_config(run.preset, model_flags, manifest, grouping)
 
 
 def build_model_config(
@@ -85,6 +124,7 @@ def build_model_config(
     fields.update(
         n_channels=len(manifest["channels"]),
         window_samples=int(manifest["window_samples"]),
+        window_s=float(manifest["window_s"]),
         groups=grouping.as_tuple(),
     )
     return MBSLConfig.from_dict(fields)
@@ -149,9 +189,9 @@ def run_mbsl_experiment(
         )
     log(f"[train_mbsl] shards: rows {rows}; rejected {manifest['totals']['rejected']}")
     splits = split_datasets(shards_dir, corpus)
-    grouping = fit_grouping(splits["train"], manifest, run.n_groups, run.grouping_windows)
-    log(f"[train_mbsl] channel groups: {grouping.named_groups()}")
-    model_config = build_model_config(run.preset, model_flags, manifest, grouping)
+    grouping, model_config = grouping_and_model_config(
+        splits["train"], manifest, run, model_flags, loop, log
+    )
     validation = validation_datasets(
         splits["train"], rows["train"], splits["val"], run.probe_train_rows
     )
@@ -161,9 +201,7 @@ def run_mbsl_experiment(
         f"{loop.epochs} epoch(s)"
     )
     pretrain_task = MBSLPretrainTask(model_config.to_dict(), grouping.to_dict())
-    pretrain = run_training(
-        pretrain_task, loop, splits["train"], rows["train"], extra_datasets=validation
-    )
+    pretrain = run_training(pretrain_task, loop, splits["train"], extra_datasets=validation)
     if pretrain.error:
         raise pretrain.error
     pretrained = MBSLPretrainModel(model_config)
@@ -209,7 +247,6 @@ def run_mbsl_experiment(
             finetune_task,
             finetune_loop,
             splits["train"],
-            rows["train"],
             extra_datasets={"val": validation["val"]},
         )
         if finetune.error:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from crossmodal_ray.models.mbsl.channel_grouping import ChannelGrouping
 from crossmodal_ray.models.mbsl.model import MBSLConfig
 from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.training.loop_config import TrainLoopConfig
@@ -27,7 +28,11 @@ from crossmodal_ray.training.tasks.mbsl_experiment import (
     split_datasets,
 )
 
+if TYPE_CHECKING:
+    from crossmodal_ray.training.training_blocks import BlockPlan
+
 METRIC = "val_rr_mae_bpm"
+GROUPING_FILE = "grouping.json"
 METRIC_LABEL = "val RR MAE (breaths/min)"
 DEFAULT_SPACE = {
     "patch_lengths": {"choice": ["8,16,32", "16,32", "8,16", "4,8,16"]},
@@ -127,8 +132,8 @@ def train_driver_fn(
     grouping: dict[str, Any],
     loop_config: dict[str, Any],
     runs_path: str,
+    train_blocks: BlockPlan,
     datasets: dict,
-    train_rows: int,
 ) -> None:
     """One trial: a Ray Train pretraining run with the sampled configuration (Tune calls it)."""
     from crossmodal_ray.training.sweep.driver import trial_run_name, tune_report_callbacks
@@ -142,9 +147,8 @@ def train_driver_fn(
     result = run_training(
         MBSLPretrainTask(model_fields, grouping),
         loop,
-        datasets["train"],
-        train_rows,
-        extra_datasets={name: ds for name, ds in datasets.items() if name != "train"},
+        train_blocks,
+        extra_datasets=datasets,
         callbacks=tune_report_callbacks(),
     )
     if result.error:
@@ -165,6 +169,27 @@ def best_checkpoint_test_metrics(checkpoint_location: str, splits: dict) -> dict
     return probe_metrics(model.encoder, splits)
 
 
+def sweep_grouping(
+    train: Any,
+    manifest: dict,
+    run: MBSLRunConfig,
+    seed: int,
+    sweep_dir: str,
+    log: Callable[[str], None],
+) -> ChannelGrouping:
+    """The grouping of every trial: fitted once and saved in the sweep folder; a resumed sweep
+    reads it back (its trials' checkpoints belong to it) instead of refitting."""
+    location = storage.join(sweep_dir, GROUPING_FILE)
+    if storage.is_file(location):
+        grouping = ChannelGrouping.from_dict(json.loads(storage.read_text(location)))
+        log(f"[tune_mbsl] channel groups of the sweep (from {location}): {grouping.named_groups()}")
+        return grouping
+    grouping = fit_grouping(train, manifest, run.n_groups, run.grouping_windows, seed)
+    storage.write_text_atomic(location, json.dumps(grouping.to_dict(), indent=2))
+    log(f"[tune_mbsl] channel groups (fitted once for all trials): {grouping.named_groups()}")
+    return grouping
+
+
 def run_mbsl_sweep(
     shards_dir: str,
     corpus: str,
@@ -183,31 +208,34 @@ def run_mbsl_sweep(
         trial_runs_path,
     )
     from crossmodal_ray.training.sweep.report import write_sweep_report
+    from crossmodal_ray.training.tasks.mbsl import MBSLPretrainTask
     from crossmodal_ray.training.tasks.mbsl_validation import fixed_subset, validation_datasets
+    from crossmodal_ray.training.training_blocks import build_training_blocks
 
     rows = {split: manifest["splits"][split]["rows"] for split in ("train", "val", "test")}
     splits = split_datasets(shards_dir, corpus)
-    grouping = fit_grouping(splits["train"], manifest, run.n_groups, run.grouping_windows)
-    log(f"[tune_mbsl] channel groups (fitted once for all trials): {grouping.named_groups()}")
+    sweep = sweep_config(flags, corpus, loop.storage_path, loop.use_gpu)
+    grouping = sweep_grouping(splits["train"], manifest, run, loop.seed, sweep.sweep_dir, log)
     model_config = build_model_config(run.preset, model_flags, manifest, grouping)
 
-    # Every trial trains on the same fixed subset and is validated on the same windows; they
-    # are small, so they are read once here and shared through the object store.
+    # Every trial trains on the same fixed subset (cut once into the blocks every trial's
+    # per-epoch data order deals out) and is validated on the same windows; they are small, so
+    # they are read once here and shared through the object store.
     trial_rows = flags.trial_train_rows or rows["train"]
     train_subset = fixed_subset(splits["train"], rows["train"], trial_rows)
+    pretrain_columns = MBSLPretrainTask(model_config.to_dict(), grouping.to_dict()).columns
+    train_blocks = build_training_blocks(
+        train_subset, pretrain_columns, flags.workers_per_trial, loop.order_block_rows
+    )
     datasets = {
-        "train": train_subset.select_columns(["signals", "channel_present"]).materialize(),
-        **{
-            name: ds.materialize()
-            for name, ds in validation_datasets(
-                splits["train"], rows["train"], splits["val"], run.probe_train_rows
-            ).items()
-        },
+        name: ds.materialize()
+        for name, ds in validation_datasets(
+            splits["train"], rows["train"], splits["val"], run.probe_train_rows
+        ).items()
     }
-    counts = {name: ds.count() for name, ds in datasets.items()}
+    counts = {"train": train_blocks.total_rows, **{n: ds.count() for n, ds in datasets.items()}}
     log(f"[tune_mbsl] trial datasets (rows): {counts}; validation metric {METRIC}")
 
-    sweep = sweep_config(flags, corpus, loop.storage_path, loop.use_gpu)
     trial_loop = replace(
         loop,
         num_workers=flags.workers_per_trial,
@@ -227,8 +255,8 @@ def run_mbsl_sweep(
             grouping=grouping.to_dict(),
             loop_config=trial_loop.to_dict(),
             runs_path=trial_runs_path(sweep),
+            train_blocks=train_blocks,
             datasets=datasets,
-            train_rows=counts["train"],
         ),
     )
     best = outcome.best
