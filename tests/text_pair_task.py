@@ -1,5 +1,5 @@
 """A task that exercises the whole task contract (tests/training/test_task_contract.py):
-string and variable-length columns collated in Ray Data's iterator, a frozen module, parameter
+string and variable-length columns collated in the data thread, a frozen module, parameter
 groups with their own learning rates, a second optimiser for an auxiliary module, and a named
 validation metric that ranks the checkpoints. Ray workers import it by module name."""
 

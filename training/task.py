@@ -3,12 +3,14 @@
 A task is a small picklable object (it travels to every worker). The loop
 (:func:`crossmodal_ray.training.loop.train_fn_per_worker`) asks it for:
 
-- ``columns``: the shard columns streamed to the workers;
-- ``collate(batch)``: turns a batch of rows (dict of numpy arrays; strings as object arrays,
-  variable-length items as arrays of arrays) into tensors. It runs inside Ray Data's iterator
-  (``iter_torch_batches(collate_fn=...)``, in its prefetch threads), so tokenizing text,
-  decoding or stacking images and padding happen off the training step. The loop moves the
-  returned tensors to the device;
+- ``columns``: the shard columns the training blocks hold
+  (:mod:`crossmodal_ray.training.training_blocks`);
+- ``collate(batch)``: turns a batch of rows (dict of numpy arrays, as Ray Data's
+  ``iter_batches`` gives them: strings as object arrays, variable-length items as arrays of
+  arrays) into tensors. It runs in the worker's data thread
+  (:mod:`crossmodal_ray.training.block_batches`), so tokenizing text, decoding or stacking
+  images and padding happen off the training step. The loop moves the returned tensors to the
+  device;
 - ``build_model()``, ``training_loss(model, batch) -> (loss, metrics)``, ``checkpoint_extras()``
   (JSON state saved in every checkpoint so that evaluation and resume rebuild the model).
 
@@ -28,10 +30,10 @@ Optional members (a plain MBSL-style task needs none of them):
 - ``ddp_find_unused_parameters`` (some parameters get no gradient from the loss) and
   ``ddp_broadcast_buffers`` (False when buffers are identical on every rank by construction).
 
-Uneven data across ranks never hangs a collective: the training split is divided into equal
-parts (``streaming_split(equal=True)``, Ray Train's default) and ``drop_last=True`` drops each
-rank's partial last batch, so every rank runs the same number of steps and enters the same
-all-reduces, all-gathers and reports. Variable shapes inside a batch are the collate's business
+Uneven data across ranks never hangs a collective: every rank reads the same number of training
+blocks per epoch and stops after the same number of full batches
+(:mod:`crossmodal_ray.training.epoch_order`), so every rank runs the same number of steps and
+enters the same all-reduces, all-gathers and reports. Variable shapes inside a batch are the collate's business
 (pad to the longest item); the contrastive losses gather fixed-size embeddings, so batches of
 different padded lengths on different ranks are fine.
 """
@@ -56,7 +58,7 @@ class TrainingTask(Protocol):
         ...
 
     def collate(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """Tensors (on the CPU) of one batch of rows; runs in Ray Data's iterator threads."""
+        """Tensors (on the CPU) of one batch of rows; runs in the worker's data thread."""
         ...
 
     def training_loss(

@@ -4,14 +4,11 @@ and the random draws of every step are those of an uninterrupted run)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from order_recording_task import OrderRecordingTask, corpus_rows, read_records
+from worker_kill import run_and_kill_rank1
 
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.trainer import run_training
@@ -115,16 +112,6 @@ def uninterrupted(ray_session, tmp_path_factory):
     return record_dir, result.metrics["global_step"]
 
 
-def _wait_for_registered_checkpoint(run_dir: Path, timeout_s: float) -> None:
-    snapshot = run_dir / "checkpoint_manager_snapshot.json"
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if snapshot.exists() and "checkpoint_step" in snapshot.read_text():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"no checkpoint registered in {run_dir} after {timeout_s} s")
-
-
 @pytest.mark.slow
 def test_killed_worker_resumes_with_the_same_samples_and_draws(
     ray_session, tmp_path, uninterrupted
@@ -141,18 +128,11 @@ def test_killed_worker_resumes_with_the_same_samples_and_draws(
         fault_injection_step_sleep_s=0.3,
     )
     rows = ray_session.data.from_items(corpus_rows(**RESUME_ROWS))
-    outcome: dict = {}
-    thread = threading.Thread(
-        target=lambda: outcome.setdefault(
-            "result", run_training(OrderRecordingTask(str(record_dir)), loop, rows)
-        )
+    result = run_and_kill_rank1(
+        lambda: run_training(OrderRecordingTask(str(record_dir)), loop, rows),
+        tmp_path / "runs" / "killed",
+        pid_dir,
     )
-    thread.start()
-    _wait_for_registered_checkpoint(tmp_path / "runs" / "killed", timeout_s=180)
-    os.kill(int((pid_dir / "rank1.pid").read_text().split()[0]), signal.SIGKILL)
-    thread.join(timeout=300)
-    assert not thread.is_alive()
-    result = outcome["result"]
     assert result.error is None
     assert result.metrics["global_step"] == total
     assert 0 < result.metrics["resumed_from_step"] < total

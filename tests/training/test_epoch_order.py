@@ -35,7 +35,7 @@ def test_every_rank_meets_every_record_and_epochs_differ():
             met[rank] |= {int(i) // windows for b in plan[rank] for i in blocks[b]}
     assert met[0] == met[1] == set(range(14))
     assert plans[0] != plans[1] != plans[2]
-    # What streaming_split did: the same half of the records on a rank in every epoch.
+    # Unlike streaming_split, a rank does not read the same blocks in every epoch.
     assert order.rank_blocks(0, 0) != order.rank_blocks(1, 0)
 
 

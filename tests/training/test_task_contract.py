@@ -47,7 +47,7 @@ def test_text_batches_two_optimizers_and_best_checkpoint(ray_session, tmp_path):
     assert result.error is None
     assert result.metrics["global_step"] == 3 * 4
 
-    # Collated in Ray Data's iterator threads, never in the training loop's own thread.
+    # Collated in the worker's data thread, never in the training loop's own thread.
     threads = set((record_dir / "collate_threads.txt").read_text().split())
     assert threads and "MainThread" not in threads
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import pytest
 import torch
 from regression_task import FEATURES, RegressionTask
 from torch import nn
+from worker_kill import run_and_kill_rank1
 
 from crossmodal_ray.models.losses.distributed import gather_with_grad, get_rank
 from crossmodal_ray.models.losses.info_nce import info_nce
@@ -121,16 +121,6 @@ def test_two_worker_pool_is_the_global_batch(ray_session, tmp_path):
     assert sorted(seen) == list(range(64))
 
 
-def _wait_for_registered_checkpoint(run_dir: Path, timeout_s: float) -> None:
-    snapshot = run_dir / "checkpoint_manager_snapshot.json"
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if snapshot.exists() and "checkpoint_step" in snapshot.read_text():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"no checkpoint registered in {run_dir} after {timeout_s} s")
-
-
 @pytest.mark.slow
 def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_path):
     pid_dir = tmp_path / "pids"
@@ -147,21 +137,12 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
         fault_injection_step_sleep_s=0.25,
     )
     rows = 320  # 10 steps per epoch, 30 in all
-    outcome = {}
-    thread = threading.Thread(
-        target=lambda: outcome.setdefault(
-            "result", run_training(RegressionTask(), loop, make_rows(ray_session, rows))
-        )
+    # Killed once the controller has registered a checkpoint (its snapshot names it).
+    result = run_and_kill_rank1(
+        lambda: run_training(RegressionTask(), loop, make_rows(ray_session, rows)),
+        tmp_path / "runs" / "killed",
+        pid_dir,
     )
-    thread.start()
-    # Kill only once the controller has registered a checkpoint (its snapshot names it): a
-    # checkpoint folder on disk is not yet a checkpoint Ray Train resumes from.
-    _wait_for_registered_checkpoint(tmp_path / "runs" / "killed", timeout_s=180)
-    victim = int((pid_dir / "rank1.pid").read_text().split()[0])
-    os.kill(victim, signal.SIGKILL)
-    thread.join(timeout=300)
-    assert not thread.is_alive()
-    result = outcome["result"]
     assert result.error is None
     assert result.metrics["global_step"] == 30
     # Restarted workers loaded the last checkpoint instead of starting over.
