@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import ray
 import ray.data
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 DEFAULT_BLOCK_ROWS = 64
 
@@ -112,11 +113,16 @@ def build_training_blocks(
             in_refs.append(ref)
             in_counts.append(int(metadata.num_rows))
     rows = sum(in_counts)
+    # Out of any placement group the caller runs in (a Tune trial's driver holds a bundle of
+    # 0.01 CPU, which would capture these tasks and never fit them); Ray Data does the same.
+    cut = _concat_slices.options(
+        scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=None)
+    )
     refs, counts = [], []
     for start, end in equal_cuts(rows, block_count(rows, num_workers, block_rows)):
         pieces = pieces_of(in_counts, start, end)
         offsets = [(offset, length) for _, offset, length in pieces]
-        refs.append(_concat_slices.remote(offsets, *[in_refs[i] for i, _, _ in pieces]))
+        refs.append(cut.remote(offsets, *[in_refs[i] for i, _, _ in pieces]))
         counts.append(end - start)
     # Once the blocks exist, the materialised split they were cut from can be freed.
     ray.wait(refs, num_returns=len(refs), fetch_local=False)

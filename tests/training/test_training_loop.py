@@ -136,7 +136,7 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
         fault_injection_pid_dir=str(pid_dir),
         fault_injection_step_sleep_s=0.25,
     )
-    rows = 320  # 10 steps per epoch, 30 in all
+    rows = 384  # 6 blocks of 64, 3 per rank: 12 steps per epoch, 36 in all
     # Killed once the controller has registered a checkpoint (its snapshot names it).
     result = run_and_kill_rank1(
         lambda: run_training(RegressionTask(), loop, make_rows(ray_session, rows)),
@@ -144,7 +144,7 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
         pid_dir,
     )
     assert result.error is None
-    assert result.metrics["global_step"] == 30
+    assert result.metrics["global_step"] == 36
     # Restarted workers loaded the last checkpoint instead of starting over.
     assert result.metrics["resumed_from_step"] >= 4
     assert len((pid_dir / "rank1.pid").read_text().split()) == 2  # rank 1 ran twice
@@ -152,8 +152,8 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(ray_session, tmp_pat
     # Submitting the same run again resumes from its final checkpoint: no step is repeated.
     again = run_training(RegressionTask(), loop, make_rows(ray_session, rows))
     assert again.error is None
-    assert again.metrics["resumed_from_step"] == 30
-    assert again.metrics["global_step"] == 30
+    assert again.metrics["resumed_from_step"] == 36
+    assert again.metrics["global_step"] == 36
 
 
 def _train_worker_pids() -> set[int]:
