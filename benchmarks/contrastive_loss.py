@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,27 +36,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_memory import max_rel_err, measure_peak, mem_available_bytes
+
 NAIVE_BYTES_PER_ELEM = 28.0  # measured peak of info_nce fwd+bwd: ~7 float32 B x B matrices
 TILED_BYTES_PER_ROW_DIM = 48.0  # normalised copies, scaled copies, gradients: ~12 B x E floats
 MEMORY_FRACTION = 0.8  # of MemAvailable that a child may plan to use
 TEMPERATURE = 0.07
-
-
-def mem_available_bytes() -> int:
-    """``MemAvailable`` from ``/proc/meminfo`` (bytes); psutil is not a dependency."""
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no MemAvailable in /proc/meminfo")
-
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def naive_need_bytes(batch: int) -> float:
@@ -106,7 +90,7 @@ def child_main(args: argparse.Namespace) -> None:
     kinds = ["naive", "tiled"] if args.child == "check" else [args.child]
     result: dict = {}
     if args.child != "check":
-        peak_mb, first_s = _measure_peak(lambda: timed(args.child), device)
+        peak_mb, first_s = measure_peak(lambda: timed(args.child), device)
         n_timed = max(1, min(args.repeats, int(args.time_budget_s / max(first_s, 1e-6))))
         times = [timed(args.child) for _ in range(n_timed)]
         result = {"peak_mb": peak_mb, "s": statistics.median(times), "repeats_done": n_timed}
@@ -121,40 +105,6 @@ def child_main(args: argparse.Namespace) -> None:
     else:
         torch.save(grads[args.child], args.grad_path)
     print(json.dumps(result), flush=True)
-
-
-def _measure_peak(run, device) -> tuple[float, float]:
-    """Peak memory (MB) the loss adds over the allocated inputs, and the run's time (s)."""
-    import gc
-
-    import torch
-
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        seconds = run()
-        return (torch.cuda.max_memory_allocated(device) - base) / 2**20, seconds
-    base_kb = _status_kb("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current RSS
-        seconds = run()
-        peak_kb = _status_kb("VmHWM")
-    except OSError:
-        seconds = run()
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
-    return max(peak_kb - base_kb, 0) / 1024, seconds
-
-
-def max_rel_err(got: list, ref: list) -> float:
-    """``max_t ||got_t - ref_t||_max / ||ref_t||_max`` over query, key and temperature grads."""
-    errs = []
-    for g, r in zip(got, ref, strict=True):
-        scale = float(r.abs().max())
-        errs.append(float((g.double() - r.double()).abs().max()) / max(scale, 1e-30))
-    return max(errs)
 
 
 # ---------------------------------------------------------------------------------- parent side
