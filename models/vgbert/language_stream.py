@@ -1,0 +1,59 @@
+"""VG-BERT's language stream: a BERT-family encoder loaded with ``AutoModel.from_pretrained``.
+
+Section 3.1 / appendix of Zhang et al. (NeurIPS 2021): BERT's last-layer token features are the
+word features ``w_t``; only the last ``trainable_layers`` (8 of BERT-base's 12) are trained, and
+in every layer the query and key projections stay frozen, so grounding changes what words
+carry (values, feed-forward) without re-learning how they attend. Embeddings stay frozen.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def load_text_encoder(path: str) -> nn.Module:
+    """``transformers.AutoModel.from_pretrained(path)`` (local files only: no download)."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(path, local_files_only=True)
+
+
+def encoder_layers(model: nn.Module) -> list[nn.Module]:
+    """The transformer layers of a BERT-family model (``model.encoder.layer``)."""
+    encoder = getattr(model, "encoder", None)
+    layers = getattr(encoder, "layer", None)
+    if layers is None:
+        raise ValueError(f"{type(model).__name__} has no encoder.layer: not a BERT-family model")
+    return list(layers)
+
+
+def apply_paper_freezing(model: nn.Module, trainable_layers: int, freeze_query_key: bool) -> None:
+    """Freeze all but the last ``trainable_layers`` layers (and the embeddings), then, if asked,
+    the query and key projections of every layer."""
+    model.requires_grad_(False)
+    layers = encoder_layers(model)
+    for layer in layers[max(0, len(layers) - trainable_layers) :]:
+        layer.requires_grad_(True)
+        if freeze_query_key:
+            attention = layer.attention.self
+            attention.query.requires_grad_(False)
+            attention.key.requires_grad_(False)
+
+
+class LanguageStream(nn.Module):
+    """Token ids [B, W] + attention mask -> word features [B, W, d].
+
+    Which tokens count as words is the tokenizer's business (it runs in the collate): pass the
+    ``word_mask`` the loss should average over, i.e. the attention mask without the special
+    tokens (``tokenizer(..., return_special_tokens_mask=True)``).
+    """
+
+    def __init__(self, path: str, trainable_layers: int = 8, freeze_query_key: bool = True):
+        super().__init__()
+        self.encoder = load_text_encoder(path)
+        apply_paper_freezing(self.encoder, trainable_layers, freeze_query_key)
+        self.dim = int(self.encoder.config.hidden_size)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return out.last_hidden_state
