@@ -1,0 +1,1 @@
+"""Synthetic image-text sample corpus (rendered shape scenes) written as COCO and Visual Genome."""
