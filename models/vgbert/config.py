@@ -41,6 +41,8 @@ class VGBERTConfig:
         text_model: Folder of a BERT-family model (``AutoModel.from_pretrained``); empty: the
             bundled all-MiniLM-L6-v2.
         vgg_weights: Path of a torchvision VGG16 ``state_dict`` (empty: random init).
+        vgg_width: Channel multiplier of the VGG trunk (1.0 = VGG16; the ``small`` preset's 0.25
+            trains on a CPU).
         freeze_vgg: Freeze the VGG convolutions (the paper, with pretrained weights); None:
             frozen exactly when ``vgg_weights`` is given.
         trainable_text_layers: The last N BERT layers are trained (8 in the paper), the rest
@@ -58,6 +60,7 @@ class VGBERTConfig:
 
     text_model: str = ""
     vgg_weights: str = ""
+    vgg_width: float = 1.0
     freeze_vgg: bool | None = None
     trainable_text_layers: int = 8
     freeze_query_key: bool = True
@@ -88,6 +91,20 @@ class VGBERTConfig:
 
     def resolved_text_model(self) -> str:
         return self.text_model or default_text_model_path()
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> VGBERTConfig:
+        """The paper's sizes: VGG16 at 224 px (196 regions)."""
+        return cls(**overrides)
+
+    @classmethod
+    def small(cls, **overrides: Any) -> VGBERTConfig:
+        """The sample corpus on a CPU: a quarter-width VGG at 64 px (16 regions), 2 trainable
+        BERT layers, 16 tokens."""
+        values = dict(
+            image_size=64, vgg_width=0.25, trainable_text_layers=2, max_words=16, dropout=0.0
+        )
+        return cls(**{**values, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -32,6 +32,7 @@ class VGBERTModel(nn.Module):
             config.dropout,
             config.vgg_weights,
             config.vgg_frozen,
+            config.vgg_width,
         )
         self.loss = MaxSimContrastiveLoss(
             config.temperature, config.normalize_features, config.tile_size

@@ -18,13 +18,17 @@ from torchvision.models.vgg import cfgs, make_layers
 VGG_CHANNELS = 512
 
 
-def vgg16_trunk(weights_path: str = "") -> nn.Sequential:
+def vgg16_trunk(weights_path: str = "", width: float = 1.0) -> nn.Sequential:
     """VGG16's convolutional layers (torchvision's configuration "D", the same module indices as
     ``vgg16().features``) without the last max-pool; ``weights_path``: a torchvision ``vgg16``
     state dict (its ``features.*`` entries are used), empty for random init. The classifier
-    (120 M parameters) is never built."""
-    features = make_layers(cfgs["D"], batch_norm=False)
+    (120 M parameters) is never built. ``width`` scales every layer's channels (1.0: VGG16 itself,
+    the only width pretrained weights fit; 0.25: the CPU sample preset, 16x fewer FLOPs)."""
+    layers = [v if v == "M" else max(8, int(round(v * width))) for v in cfgs["D"]]
+    features = make_layers(layers, batch_norm=False)
     if weights_path:
+        if width != 1.0:
+            raise ValueError("--vgg-weights fits VGG16 itself: use --vgg-width 1.0 with it")
         path = Path(weights_path)
         if not path.is_file():
             raise FileNotFoundError(f"--vgg-weights {weights_path} does not exist")
@@ -60,12 +64,14 @@ class VisualStream(nn.Module):
         dropout: float = 0.1,
         vgg_weights: str = "",
         freeze_vgg: bool = False,
+        vgg_width: float = 1.0,
     ) -> None:
         super().__init__()
-        self.trunk = vgg16_trunk(vgg_weights)
+        self.trunk = vgg16_trunk(vgg_weights, vgg_width)
         if freeze_vgg:
             self.trunk.requires_grad_(False)
-        self.project = nn.Conv2d(VGG_CHANNELS, dim, kernel_size=1)
+        channels = max(8, int(round(VGG_CHANNELS * vgg_width)))
+        self.project = nn.Conv2d(channels, dim, kernel_size=1)
         self.position = LearnedPosition2D(grid, dim)
         self.attention = nn.TransformerEncoderLayer(
             dim, heads, dim_feedforward=2 * dim, dropout=dropout, batch_first=True

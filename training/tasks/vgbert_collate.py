@@ -1,0 +1,89 @@
+"""VG-BERT batches: shard rows (image + captions) to model tensors, in the worker's data thread.
+
+- ``image``: JPEG bytes (decoded with ``torchvision.io.decode_jpeg``) or a uint8 [S, S, 3]
+  tensor column; resized to the model's ``image_size`` when the shards hold another size and
+  normalised with ImageNet's mean and std (what torchvision's VGG16 weights expect);
+- ``captions``: one caption per image per step, drawn uniformly (a new draw every epoch, from
+  numpy's global generator, which checkpoints restore), so no batch holds two captions of one
+  image as each other's negatives; tokenized with the language model's own tokenizer (loaded
+  once per process), padded to ``max_words``;
+- ``word_mask``: the attention mask without the special tokens ([CLS], [SEP]): the words eq. 1
+  averages over.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@lru_cache(maxsize=4)
+def tokenizer_of(path: str) -> Any:
+    """The language model's tokenizer (``AutoTokenizer.from_pretrained``), once per process."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def image_tensor(value: Any) -> torch.Tensor:
+    """One shard image (JPEG bytes or a uint8 H x W x 3 array) as uint8 [3, H, W]."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        data = torch.frombuffer(bytearray(value), dtype=torch.uint8)
+        return decode_jpeg(data, mode=ImageReadMode.RGB)
+    array = np.asarray(value, dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def image_batch(values: Any, image_size: int) -> torch.Tensor:
+    """float [B, 3, S, S], ImageNet-normalised."""
+    images = torch.stack([image_tensor(v) for v in values]).float() / 255.0
+    if images.shape[-1] != image_size or images.shape[-2] != image_size:
+        images = F.interpolate(
+            images, size=(image_size, image_size), mode="bilinear", antialias=True
+        )
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
+def tokenize(texts: list[str], text_model: str, max_words: int) -> dict[str, torch.Tensor]:
+    """``input_ids``, ``attention_mask`` [B, max_words] and ``word_mask`` (real words)."""
+    out = tokenizer_of(text_model)(
+        list(texts),
+        padding="max_length",
+        truncation=True,
+        max_length=max_words,
+        return_special_tokens_mask=True,
+        return_tensors="pt",
+    )
+    words = out["attention_mask"].bool() & ~out["special_tokens_mask"].bool()
+    return {
+        "input_ids": out["input_ids"],
+        "attention_mask": out["attention_mask"],
+        "word_mask": words,
+    }
+
+
+def one_caption_each(captions: Any, rng: np.random.Generator | None = None) -> list[str]:
+    """One caption drawn uniformly per image."""
+    draw = rng.integers if rng is not None else np.random.randint
+    return [str(c[int(draw(0, len(c)))]) for c in captions]
+
+
+def collate_pairs(
+    batch: dict[str, Any], text_model: str, image_size: int, max_words: int
+) -> dict[str, torch.Tensor]:
+    """The training batch: images and one tokenized caption per image."""
+    return {
+        "images": image_batch(batch["image"], image_size),
+        **tokenize(one_caption_each(batch["captions"]), text_model, max_words),
+    }
