@@ -1,0 +1,44 @@
+"""Ingest a COCO or Visual Genome folder with the generic runner."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from crossmodal_ray.pipelines.core.runner import IngestConfig, run_ingest
+from crossmodal_ray.pipelines.image_text.source import ImageTextSource, ImageTextSourceConfig
+
+
+def corpus_name_for(source: ImageTextSourceConfig, ingest: IngestConfig) -> str:
+    """``--corpus``, else the raw folder's name."""
+    return ingest.corpus or Path(source.source).resolve().name
+
+
+def run_image_text_ingest(
+    source: ImageTextSourceConfig,
+    ingest: IngestConfig,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Ingest ``source.source`` into ``<ingest.out>/<corpus>/`` and return the manifest.
+
+    COCO keeps its own splits (``train2017`` -> train, ``val2017`` -> val, no test), so the
+    hashed-split fractions do not apply to it: they are recorded as 0 in the manifest, and the
+    runner does not warn that COCO's (absent) test split is empty.
+    """
+    log = log or (lambda message: print(message, flush=True))
+    adapter = ImageTextSource(source)
+    if source.format == "coco":
+        defaults = (IngestConfig.val_fraction, IngestConfig.test_fraction)
+        if (ingest.val_fraction, ingest.test_fraction) != defaults:
+            log("[ingest] COCO keeps its own splits: --val-fraction/--test-fraction do not apply")
+        ingest = dataclasses.replace(ingest, val_fraction=0.0, test_fraction=0.0)
+    split_rule = "corpus" if source.format == "coco" else "hash of the image id"
+    return run_ingest(
+        adapter,
+        ingest,
+        corpus_name_for(source, ingest),
+        adapter.root,
+        log=log,
+        extra_config={"image_text": dataclasses.asdict(source), "split_rule": split_rule},
+    )
