@@ -40,7 +40,6 @@ class VGBERTTask:
     validation_metric: str = "val_r_mean"
     validation_mode: str = "max"
     validation_datasets: tuple[str, ...] = (VAL_DATASET,)
-    ddp_find_unused_parameters: bool = True  # frozen query/key projections get no gradient
 
     @property
     def config(self) -> VGBERTConfig:

@@ -1,0 +1,40 @@
+"""``jobs/train_vgbert.py`` end to end on a tiny generated corpus: ingest, 2-worker training with
+retrieval validation, and the JSON line with every metric next to its chance level and the
+untrained model's figure."""
+
+from __future__ import annotations
+
+import pytest
+from job_loader import load_job
+
+from crossmodal_ray.pipelines.sample_corpus.image_text.corpus import (
+    ImageTextSampleConfig,
+    make_image_text_corpus,
+)
+
+
+@pytest.mark.slow
+def test_train_vgbert_on_a_tiny_coco_corpus(ray_session, tmp_path):
+    raw = make_image_text_corpus(
+        tmp_path / "raw", ImageTextSampleConfig(train_images=48, val_images=12, image_size=64)
+    )
+    result = load_job("train_vgbert").main(
+        [
+            "--raw-dir", str(raw / "coco"),
+            "--shards-dir", str(tmp_path / "shards"),
+            "--storage-path", str(tmp_path / "runs"),
+            "--epochs", "2",
+            "--batch-size-per-worker", "8",
+            "--order-block-rows", "8",
+            "--shuffle-buffer-rows", "8",
+            "--warmup-steps", "0",
+        ]
+    )  # fmt: skip
+    assert result["rows"] == {"train": 48, "val": 12, "test": 0}
+    assert result["split"] == "val" and result["steps"] == 2 * 3
+    for key in ("i2t_r@1", "t2i_r@1", "i2t_r@5", "t2i_r@5", "i2t_r@10", "t2i_r@10"):
+        assert 0.0 <= result[key] <= 1.0
+        assert 0.0 < result[f"chance_{key}"] <= 1.0
+        assert 0.0 <= result[f"baseline_untrained_{key}"] <= 1.0
+    assert result["chance_t2i_r@1"] == pytest.approx(1 / 12)
+    assert 0.0 <= result["best_val_r_mean"] <= 1.0
