@@ -43,6 +43,7 @@ class VGBERTConfig:
         vgg_weights: Path of a torchvision VGG16 ``state_dict`` (empty: random init).
         vgg_width: Channel multiplier of the VGG trunk (1.0 = VGG16; the ``small`` preset's 0.25
             trains on a CPU).
+        vgg_batch_norm: BatchNorm after every VGG convolution (VGG16-BN; from scratch only).
         freeze_vgg: Freeze the VGG convolutions (the paper, with pretrained weights); None:
             frozen exactly when ``vgg_weights`` is given.
         trainable_text_layers: The last N BERT layers are trained (8 in the paper), the rest
@@ -61,6 +62,7 @@ class VGBERTConfig:
     text_model: str = ""
     vgg_weights: str = ""
     vgg_width: float = 1.0
+    vgg_batch_norm: bool = False
     freeze_vgg: bool | None = None
     trainable_text_layers: int = 8
     freeze_query_key: bool = True
@@ -99,12 +101,13 @@ class VGBERTConfig:
 
     @classmethod
     def small(cls, **overrides: Any) -> VGBERTConfig:
-        """The sample corpus on a CPU: a quarter-width VGG at 64 px (16 regions), 2 trainable
+        """The sample corpus on a CPU: a quarter-width VGG-BN at 64 px (16 regions), 2 trainable
         BERT layers, 16 tokens, cosine similarities (with raw dot products of MiniLM's word
         features, S / 0.1 saturates the softmax: the loss started at 41 against ln 64 = 4.2)."""
         values = dict(
             image_size=64,
             vgg_width=0.25,
+            vgg_batch_norm=True,
             trainable_text_layers=2,
             max_words=16,
             dropout=0.0,

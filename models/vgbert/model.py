@@ -33,6 +33,7 @@ class VGBERTModel(nn.Module):
             config.vgg_weights,
             config.vgg_frozen,
             config.vgg_width,
+            config.vgg_batch_norm,
         )
         self.loss = MaxSimContrastiveLoss(
             config.temperature, config.normalize_features, config.tile_size

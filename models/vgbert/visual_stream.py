@@ -18,17 +18,23 @@ from torchvision.models.vgg import cfgs, make_layers
 VGG_CHANNELS = 512
 
 
-def vgg16_trunk(weights_path: str = "", width: float = 1.0) -> nn.Sequential:
+def vgg16_trunk(
+    weights_path: str = "", width: float = 1.0, batch_norm: bool = False
+) -> nn.Sequential:
     """VGG16's convolutional layers (torchvision's configuration "D", the same module indices as
     ``vgg16().features``) without the last max-pool; ``weights_path``: a torchvision ``vgg16``
     state dict (its ``features.*`` entries are used), empty for random init. The classifier
     (120 M parameters) is never built. ``width`` scales every layer's channels (1.0: VGG16 itself,
-    the only width pretrained weights fit; 0.25: the CPU sample preset, 16x fewer FLOPs)."""
+    the only width pretrained weights fit; 0.25: the CPU sample preset, 16x fewer FLOPs);
+    ``batch_norm`` adds BatchNorm after every convolution (VGG16-BN's layout: a plain 13-layer
+    trunk trained from scratch barely moves in a few epochs)."""
     layers = [v if v == "M" else max(8, int(round(v * width))) for v in cfgs["D"]]
-    features = make_layers(layers, batch_norm=False)
+    features = make_layers(layers, batch_norm=batch_norm)
     if weights_path:
-        if width != 1.0:
-            raise ValueError("--vgg-weights fits VGG16 itself: use --vgg-width 1.0 with it")
+        if width != 1.0 or batch_norm:
+            raise ValueError(
+                "--vgg-weights fits VGG16 itself: use --vgg-width 1.0 --no-vgg-batch-norm"
+            )
         path = Path(weights_path)
         if not path.is_file():
             raise FileNotFoundError(f"--vgg-weights {weights_path} does not exist")
@@ -65,9 +71,10 @@ class VisualStream(nn.Module):
         vgg_weights: str = "",
         freeze_vgg: bool = False,
         vgg_width: float = 1.0,
+        vgg_batch_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.trunk = vgg16_trunk(vgg_weights, vgg_width)
+        self.trunk = vgg16_trunk(vgg_weights, vgg_width, vgg_batch_norm)
         if freeze_vgg:
             self.trunk.requires_grad_(False)
         channels = max(8, int(round(VGG_CHANNELS * vgg_width)))
