@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +34,7 @@ from crossmodal_ray.pipelines.sample_corpus.physio.simulation import (
     subject_id,
     subject_traits,
 )
+from crossmodal_ray.pipelines.sample_corpus.publish import publish_corpus
 
 CORPUS_FORMAT_VERSION = 1
 CORPUS_MANIFEST = "_corpus.json"
@@ -165,28 +164,10 @@ def make_physio_wfdb_corpus(
     Raises:
         FileExistsError: ``out_dir`` is a non-empty folder without ``_corpus.json``.
     """
-    out = Path(out_dir)
     config = config or PhysioSimulationConfig()
-    if is_cached_corpus(out, config):
-        return out
-    if out.exists() and any(out.iterdir()) and not (out / CORPUS_MANIFEST).exists():
-        raise FileExistsError(f"{out} is not empty and holds no {CORPUS_MANIFEST}; not replacing")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        _write_corpus(tmp, config, progress)
-        if out.exists():
-            shutil.rmtree(out)  # an older corpus of ours (checked above) or an empty folder
-        os.rename(tmp, out)
-    except OSError:
-        # Another process may have published the same corpus while we were writing.
-        shutil.rmtree(tmp, ignore_errors=True)
-        if is_cached_corpus(out, config):
-            return out
-        raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return publish_corpus(
+        Path(out_dir),
+        CORPUS_MANIFEST,
+        lambda out: is_cached_corpus(out, config),
+        lambda tmp: _write_corpus(tmp, config, progress),
+    )
