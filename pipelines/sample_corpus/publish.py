@@ -8,10 +8,13 @@ without the marker is refused (it is not ours to delete).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def publish_corpus(
@@ -49,3 +52,22 @@ def publish_corpus(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def config_as_json(config: Any) -> dict:
+    """A dataclass config as it reads back from JSON (tuples become lists), for comparison."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def marker_matches(out_dir: str | Path, marker: str, format_version: int, config: Any) -> bool:
+    """True when ``out_dir/marker`` names ``format_version`` and exactly ``config``."""
+    path = Path(out_dir) / marker
+    if not path.is_file():
+        return False
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return meta.get("format_version") == format_version and meta.get("config") == config_as_json(
+        config
+    )

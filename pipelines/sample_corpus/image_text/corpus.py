@@ -45,7 +45,11 @@ from crossmodal_ray.pipelines.sample_corpus.image_text.scenes import (
     sample_scene,
     scene_rng,
 )
-from crossmodal_ray.pipelines.sample_corpus.publish import publish_corpus
+from crossmodal_ray.pipelines.sample_corpus.publish import (
+    config_as_json,
+    marker_matches,
+    publish_corpus,
+)
 
 SAMPLE_IMAGE_TEXT_DIR = "data/raw/image_text_sample"
 CORPUS_FORMAT_VERSION = 1
@@ -153,22 +157,9 @@ def make_sample_image(config: ImageTextSampleConfig, image_id: int, split: str) 
     return SampleImage(image_id, split, scene, captions, buffer.getvalue())
 
 
-def _config_as_json(config: ImageTextSampleConfig) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
 def is_cached_corpus(out_dir: str | Path, config: ImageTextSampleConfig) -> bool:
     """True when ``out_dir`` holds a finished corpus generated with exactly ``config``."""
-    manifest = Path(out_dir) / CORPUS_MANIFEST
-    if not manifest.is_file():
-        return False
-    try:
-        meta = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    return meta.get("format_version") == CORPUS_FORMAT_VERSION and meta.get(
-        "config"
-    ) == _config_as_json(config)
+    return marker_matches(out_dir, CORPUS_MANIFEST, CORPUS_FORMAT_VERSION, config)
 
 
 def _coco_image(image: SampleImage) -> dict:
@@ -347,7 +338,7 @@ def _write_corpus(root: Path, config: ImageTextSampleConfig, progress: Progress 
     meta = {
         "format_version": CORPUS_FORMAT_VERSION,
         "generator": __name__,
-        "config": _config_as_json(config),
+        "config": config_as_json(config),
         "images": {split: len(images) for split, images in by_split.items()},
         "captions": n_captions,
         "objects": n_objects,

@@ -15,7 +15,6 @@ Default corpus (20 subjects x 600 s at 128 Hz): about 6-10 s on two busy cores, 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -34,7 +33,11 @@ from crossmodal_ray.pipelines.sample_corpus.physio.simulation import (
     subject_id,
     subject_traits,
 )
-from crossmodal_ray.pipelines.sample_corpus.publish import publish_corpus
+from crossmodal_ray.pipelines.sample_corpus.publish import (
+    config_as_json,
+    marker_matches,
+    publish_corpus,
+)
 
 CORPUS_FORMAT_VERSION = 1
 CORPUS_MANIFEST = "_corpus.json"
@@ -42,23 +45,9 @@ LABEL_COLUMNS = ("record", "subject", "t_s", "hr_bpm", "rr_bpm", "activity", "ap
 SUBJECT_COLUMNS = ("subject", "age", "sex", "resting_hr_bpm", "resting_rr_bpm")
 
 
-def _config_as_json(config: PhysioSimulationConfig) -> dict:
-    """The config as it reads back from JSON (tuples become lists), for cache comparison."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
 def is_cached_corpus(out_dir: str | Path, config: PhysioSimulationConfig) -> bool:
     """True when ``out_dir`` holds a finished corpus generated with exactly ``config``."""
-    manifest = Path(out_dir) / CORPUS_MANIFEST
-    if not manifest.is_file():
-        return False
-    try:
-        meta = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    return meta.get("format_version") == CORPUS_FORMAT_VERSION and meta.get(
-        "config"
-    ) == _config_as_json(config)
+    return marker_matches(out_dir, CORPUS_MANIFEST, CORPUS_FORMAT_VERSION, config)
 
 
 def _write_record(root: Path, rec: SimulatedRecording) -> None:
@@ -132,7 +121,7 @@ def _write_corpus(
     meta = {
         "format_version": CORPUS_FORMAT_VERSION,
         "generator": __name__,
-        "config": _config_as_json(config),
+        "config": config_as_json(config),
         "subjects": config.n_subjects,
         "records": len(records),
         "label_rows": len(label_table),
