@@ -17,21 +17,27 @@ from crossmodal_ray.training.checkpointing import STATE_FILE
 CHECKPOINT_PREFIX = "checkpoint_"
 
 
+def checkpoint_states(run_dir: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(location, train state)`` of every complete checkpoint folder of a run (any storage);
+    a folder still being uploaded (no ``train_state.json``) is left out."""
+    found = []
+    for name in storage.list_subdirs(run_dir):
+        location = storage.join(run_dir, name)
+        state_file = storage.join(location, STATE_FILE)
+        if name.startswith(CHECKPOINT_PREFIX) and storage.is_file(state_file):
+            found.append((location, json.loads(storage.read_text(state_file))))
+    return found
+
+
+def _step(item: tuple[str, dict[str, Any]]) -> int:
+    return int(item[1].get("global_step", 0))
+
+
 def latest_checkpoint_state(storage_path: str, run_name: str) -> dict[str, Any] | None:
     """``train_state.json`` of the run's checkpoint with the most steps (any storage), or None
     when the run has no checkpoint yet."""
-    run_dir = storage.join(storage.normalize(storage_path), run_name)
-    latest: dict[str, Any] | None = None
-    for name in storage.list_subdirs(run_dir):
-        if not name.startswith(CHECKPOINT_PREFIX):
-            continue
-        state_file = storage.join(run_dir, name, STATE_FILE)
-        if not storage.is_file(state_file):
-            continue  # a checkpoint still being uploaded
-        state = json.loads(storage.read_text(state_file))
-        if latest is None or int(state.get("global_step", 0)) > int(latest.get("global_step", 0)):
-            latest = state
-    return latest
+    states = checkpoint_states(storage.join(storage.normalize(storage_path), run_name))
+    return max(states, key=_step)[1] if states else None
 
 
 def best_checkpoint_location(run_dir: str, metric: str, mode: str = "max") -> tuple[str, dict]:
@@ -41,24 +47,16 @@ def best_checkpoint_location(run_dir: str, metric: str, mode: str = "max") -> tu
     Raises:
         FileNotFoundError: the run folder holds no checkpoint.
     """
-    scored, latest = [], None
-    for name in storage.list_subdirs(run_dir):
-        location = storage.join(run_dir, name)
-        state_file = storage.join(location, STATE_FILE)
-        if not name.startswith(CHECKPOINT_PREFIX) or not storage.is_file(state_file):
-            continue
-        state = json.loads(storage.read_text(state_file))
-        value = state.get("metrics", {}).get(metric)
-        if isinstance(value, int | float) and value == value:
-            scored.append((float(value), location, state))
-        if latest is None or int(state.get("global_step", 0)) > int(
-            latest[1].get("global_step", 0)
-        ):
-            latest = (location, state)
-    if scored:
-        pick = max if mode == "max" else min
-        _, location, state = pick(scored, key=lambda item: item[0])
-        return location, state
-    if latest is None:
+    states = checkpoint_states(run_dir)
+    if not states:
         raise FileNotFoundError(f"{run_dir} holds no checkpoint (checkpoint_*/{STATE_FILE})")
-    return latest
+    scored = [
+        (float(value), item)
+        for item in states
+        if isinstance(value := item[1].get("metrics", {}).get(metric), int | float)
+        and value == value
+    ]
+    if not scored:
+        return max(states, key=_step)
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda pair: pair[0])[1]

@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,11 @@ class IngestConfig:
     min_shard_tasks: int = 64
     concurrency: int | None = None
     cpus_per_decoder: float = 1.0
+
+
+def corpus_name_for(ingest: IngestConfig, raw_source: str) -> str:
+    """``--corpus``, else the raw folder's name."""
+    return ingest.corpus or Path(raw_source).resolve().name
 
 
 @dataclass

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 
-from crossmodal_ray.pipelines.core.runner import IngestConfig, run_ingest
+from crossmodal_ray.pipelines.core.runner import IngestConfig, corpus_name_for, run_ingest
 from crossmodal_ray.pipelines.image_text.source import ImageTextSource, ImageTextSourceConfig
-
-
-def corpus_name_for(source: ImageTextSourceConfig, ingest: IngestConfig) -> str:
-    """``--corpus``, else the raw folder's name."""
-    return ingest.corpus or Path(source.source).resolve().name
 
 
 def run_image_text_ingest(
@@ -37,7 +31,7 @@ def run_image_text_ingest(
     return run_ingest(
         adapter,
         ingest,
-        corpus_name_for(source, ingest),
+        corpus_name_for(ingest, source.source),
         adapter.root,
         log=log,
         extra_config={"image_text": dataclasses.asdict(source), "split_rule": split_rule},

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 
-from crossmodal_ray.pipelines.core.runner import IngestConfig, run_ingest
+from crossmodal_ray.pipelines.core.runner import IngestConfig, corpus_name_for, run_ingest
 from crossmodal_ray.pipelines.physio.source import PhysioSource, PhysioSourceConfig
-
-
-def corpus_name_for(source: PhysioSourceConfig, ingest: IngestConfig) -> str:
-    """``--corpus``, else the raw folder's name."""
-    return ingest.corpus or Path(source.source).resolve().name
 
 
 def run_physio_ingest(
@@ -25,7 +19,7 @@ def run_physio_ingest(
     return run_ingest(
         adapter,
         ingest,
-        corpus_name_for(source, ingest),
+        corpus_name_for(ingest, source.source),
         adapter.root,
         log=log,
         extra_config={"physio": dataclasses.asdict(source)},
