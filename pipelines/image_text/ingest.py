@@ -28,6 +28,8 @@ def run_image_text_ingest(
             log("[ingest] COCO keeps its own splits: --val-fraction/--test-fraction do not apply")
         ingest = dataclasses.replace(ingest, val_fraction=0.0, test_fraction=0.0)
     split_rule = "corpus" if source.format == "coco" else "hash of the image id"
+    if source.format == "visual_genome" and source.coco_split_annotations:
+        split_rule = "COCO's split of the coco_id (val halved into val/test), else hash of the id"
     return run_ingest(
         adapter,
         ingest,

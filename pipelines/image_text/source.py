@@ -1,11 +1,13 @@
 """Image-text corpora (COCO, Visual Genome v1.4) as a source adapter of the generic ingest runner.
 
 One input = one image; its group key is the image id. COCO keeps its own splits
-(``InputItem.split``), Visual Genome's images are split by the hash of their id. Annotation
-files are parsed once, on the driver, while listing (``coco.py``, ``visual_genome.py``): each
-input's payload holds its image's captions, boxes, objects, relations and regions. Decoding one
-image, in the runner's actor pool (the decoder, :class:`~.images.ImageDecoder`, is built once
-per actor by :meth:`ImageTextSource.open_decoder`)::
+(``InputItem.split``), Visual Genome's images are split by the hash of their id, or, with
+``--coco-split-annotations``, by COCO's split where a VG image is a COCO image (COCO train ->
+train, COCO val -> val or test; ``coco_splits.py``). Annotation files are parsed once, on the
+driver, while listing (``coco.py``, ``visual_genome.py``): each input's payload holds its
+image's captions, boxes, objects, relations and regions. Decoding one image, in the runner's
+actor pool (the decoder, :class:`~.images.ImageDecoder`, is built once per actor by
+:meth:`ImageTextSource.open_decoder`)::
 
     annotations: captions / region phrases cleaned, empty or non-UTF-8 ones dropped
     -> read: the image file (VG: VG_100K/ or VG_100K_2/)
@@ -33,6 +35,7 @@ from crossmodal_ray.pipelines.core.quarantine import at_stage
 from crossmodal_ray.pipelines.core.source import DecodedInput, InputItem, sum_summaries
 from crossmodal_ray.pipelines.image_text.boxes import BoxFrame
 from crossmodal_ray.pipelines.image_text.coco import coco_captions, coco_values, list_coco
+from crossmodal_ray.pipelines.image_text.coco_splits import read_coco_image_splits
 from crossmodal_ray.pipelines.image_text.errors import MissingImageError
 from crossmodal_ray.pipelines.image_text.images import ImageConfig, ImageDecoder
 from crossmodal_ray.pipelines.image_text.listing import Listing
@@ -75,6 +78,11 @@ class ImageTextSourceConfig:
         jpeg_quality: Quality of the re-encoded JPEG (jpeg storage).
         box_tolerance_px: A box may reach this many pixels beyond the image (then clipped);
             further out it is rejected.
+        coco_split_annotations: COCO annotations folder (``captions_<split>2017.json`` or
+            ``instances_...``): a Visual Genome image whose ``coco_id`` is a COCO train image
+            goes to ``train``; one that is a COCO val image goes to ``val`` or ``test`` (half
+            each, by the hash of its id); other images are hashed as usual. Keeps images that
+            a COCO-trained stage 1 saw out of VG's val/test.
     """
 
     source: str = SAMPLE_SOURCE
@@ -83,10 +91,16 @@ class ImageTextSourceConfig:
     image_storage: str = field(default=DEFAULT_IMAGE_STORAGE, metadata={"choices": IMAGE_STORAGES})
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     box_tolerance_px: float = 2.0
+    coco_split_annotations: str = ""
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"unknown format {self.format!r}; expected one of {FORMATS}")
+        if self.coco_split_annotations and self.format != "visual_genome":
+            raise ValueError(
+                f"coco_split_annotations (--coco-split-annotations) applies to format "
+                f"visual_genome only, not {self.format!r}: COCO keeps its own splits"
+            )
         if self.box_tolerance_px < 0:
             raise ValueError(f"box tolerance must be >= 0, got {self.box_tolerance_px}")
         self.image_config()  # validates size, storage and quality
@@ -130,7 +144,10 @@ class ImageTextSource:
         root = Path(self.root)
         if self.format == "coco":
             return list_coco(root, self.image_bytes())
-        return list_visual_genome(root, self.image_bytes())
+        coco_splits = None
+        if self.config.coco_split_annotations:
+            coco_splits = read_coco_image_splits(self.config.coco_split_annotations)
+        return list_visual_genome(root, self.image_bytes(), coco_splits)
 
     def list_inputs(self) -> tuple[list[InputItem], list[dict]]:
         """One input per image, its payload the image's annotations; rejected rows of the

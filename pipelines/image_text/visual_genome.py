@@ -20,7 +20,10 @@ Attributes join onto it by object id (or a merged id); an attribute record match
 is counted (``attribute_records_unmatched``), not rejected: v1.4 kept v1.2's attribute file,
 whose object ids the cleaning merged away.
 
-Splits: VG has none; the runner hashes the image id (the group key). Listing
+Splits: VG has none; the runner hashes the image id (the group key). With
+``--coco-split-annotations`` (``coco_splits.py``) an image whose ``coco_id`` is a COCO train
+image goes to train, a COCO val image to val or test (half each), so that a stage 1 trained on
+COCO train never meets its images in VG's val/test; the others are hashed. Listing
 (:func:`list_visual_genome`) streams each file (``json_files.iter_json_array``) and keeps a
 compact payload per image; a malformed file is rejected whole (one ``list`` row) and the rows
 go on without what it held; an entry naming an image that ``image_data.json`` lacks is
@@ -38,6 +41,7 @@ from typing import Any
 
 from crossmodal_ray.pipelines.core.source import InputItem
 from crossmodal_ray.pipelines.image_text.boxes import BoxFrame, parse_box
+from crossmodal_ray.pipelines.image_text.coco_splits import aligned_split
 from crossmodal_ray.pipelines.image_text.errors import (
     DroppedEndpointError,
     MalformedAnnotationError,
@@ -269,9 +273,13 @@ def join_annotations(payloads: dict[int, dict], files: dict[str, dict | None]) -
     return counts
 
 
-def list_visual_genome(root: Path, image_bytes: int) -> Listing:
+def list_visual_genome(
+    root: Path, image_bytes: int, coco_splits: dict[int, str] | None = None
+) -> Listing:
     """Every image of ``image_data`` with its parsed annotations, by image id; ``image_bytes``
-    is the estimated bytes of one stored image.
+    is the estimated bytes of one stored image. With ``coco_splits`` (COCO image id -> COCO
+    split, :func:`~.coco_splits.read_coco_image_splits`), an image whose ``coco_id`` it holds
+    gets its COCO-aligned split (:func:`~.coco_splits.aligned_split`); the info counts them.
 
     Raises:
         FileNotFoundError: no ``image_data.json`` (nor ``image_data_samples.json``).
@@ -295,8 +303,13 @@ def list_visual_genome(root: Path, image_bytes: int) -> Listing:
             continue
         per_file[name] = stream_per_image(paths[name], paths[name].name, payloads, parse, listing)
     counts = join_annotations(payloads, per_file)
+    aligned: Counter = Counter()
     for image_id in sorted(payloads):
         p = payloads[image_id]
+        split = None
+        if coco_splits is not None and p["coco_id"] in coco_splits:
+            split = aligned_split(coco_splits[p["coco_id"]], image_id)
+            aligned[split] += 1
         annotation_bytes = (
             OBJECT_BYTES * len(p["objects"])
             + RELATION_BYTES * len(p["relations"])
@@ -306,12 +319,21 @@ def list_visual_genome(root: Path, image_bytes: int) -> Listing:
             InputItem(
                 source=p["files"][0],
                 group_key=str(image_id),
-                split=None,
+                split=split,
                 size_bytes=image_bytes + annotation_bytes,
                 payload=p,
             )
         )
     listing.info = {"listed_images": len(listing.items), **counts}
+    if coco_splits is not None:
+        listing.info["coco_aligned_images"] = {
+            name: aligned[name] for name in ("train", "val", "test")
+        }
+        if not aligned:
+            listing.warnings.append(
+                "coco split annotations: no image's coco_id is a listed COCO image; "
+                "every image is split by the hash of its id"
+            )
     return listing
 
 
