@@ -14,7 +14,10 @@ from torch import Tensor, nn
 def load_text_encoder(path: str) -> nn.Module:
     """``transformers.AutoModel.from_pretrained(path)`` (local files only: no download)."""
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    # A progress bar per load would interleave with the jobs' progress lines.
+    transformers_logging.disable_progress_bar()
     return AutoModel.from_pretrained(path, local_files_only=True)
 
 

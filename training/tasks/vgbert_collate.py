@@ -45,7 +45,12 @@ def image_tensor(value: Any) -> torch.Tensor:
 
 def image_batch(values: Any, image_size: int) -> torch.Tensor:
     """float [B, 3, S, S], ImageNet-normalised."""
-    images = torch.stack([image_tensor(v) for v in values]).float() / 255.0
+    return normalize_images(torch.stack([image_tensor(v) for v in values]), image_size)
+
+
+def normalize_images(pixels: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 [B, 3, H, W] -> float [B, 3, S, S] (resized when H, W != S), ImageNet-normalised."""
+    images = pixels.float() / 255.0
     if images.shape[-1] != image_size or images.shape[-2] != image_size:
         images = F.interpolate(
             images, size=(image_size, image_size), mode="bilinear", antialias=True

@@ -3,7 +3,8 @@ validation retrieval, report retrieval next to chance and an untrained model of 
 
 What ``jobs/train_vgbert.py`` runs once the corpus is ready. COCO has no test split of its
 own: the retrieval figures are those of the validation images that chose the epoch (as the
-paper reports COCO val); a corpus with a ``test`` split is reported on it, once.
+paper reports COCO val); a corpus with a ``test`` split is reported on it, once. A Visual Genome
+corpus trains on its region descriptions as captions (``captions_view``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ def _rows(dataset) -> Any:
     )
 
 
+def captions_view(dataset: Any) -> Any:
+    """The rows as image-caption pairs: a Visual Genome corpus has no captions, its region
+    descriptions serve as the image's captions (images without one are left out)."""
+    names = dataset.schema().names
+    if "captions" in names or "region_phrases" not in names:
+        return dataset
+    renamed = dataset.rename_columns({"region_phrases": "captions"})
+    return renamed.filter(lambda row: len(row["captions"]) > 0)
+
+
 def run_vgbert_experiment(
     shards_dir: str,
     corpus: str,
@@ -46,14 +57,17 @@ def run_vgbert_experiment(
     if not rows.get("train") or not rows.get("val"):
         raise ValueError(f"corpus {corpus} needs train and val rows, has {rows}")
     report_split = "test" if rows.get("test") else "val"
-    splits = {split: read_split(shards_dir, corpus, split) for split in rows if rows[split]}
+    splits = {
+        split: captions_view(read_split(shards_dir, corpus, split)) for split in rows if rows[split]
+    }
     task = VGBERTTask(model_config.to_dict())
     log(f"[train_vgbert] training '{loop.run_name}' on {loop.num_workers} worker(s), rows {rows}")
     result = run_training(task, loop, splits["train"], extra_datasets={"val": splits["val"]})
     if result.error:
         raise result.error
     model = VGBERTModel(model_config)
-    with best_checkpoint(result, task).as_directory() as directory:
+    best = best_checkpoint(result, task)
+    with best.as_directory() as directory:
         load_model_weights(directory, model)
     device = torch.device("cpu")
     log(f"[train_vgbert] retrieval on the {report_split} split: best epoch, untrained model")
@@ -75,6 +89,7 @@ def run_vgbert_experiment(
         ),
         rows=rows,
         run_dir=storage.join(loop.storage_path, loop.run_name),
+        best_checkpoint=storage.with_scheme_of(loop.storage_path, best.path),
         corpus=storage.join(shards_dir, corpus),
     )
     return results
