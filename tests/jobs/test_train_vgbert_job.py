@@ -38,3 +38,45 @@ def test_train_vgbert_on_a_tiny_coco_corpus(ray_session, tmp_path):
         assert 0.0 <= result[f"baseline_untrained_{key}"] <= 1.0
     assert result["chance_t2i_r@1"] == pytest.approx(1 / 12)
     assert 0.0 <= result["best_val_r_mean"] <= 1.0
+
+
+@pytest.mark.slow
+def test_train_vgbert_both_stages_on_a_tiny_visual_genome_corpus(ray_session, tmp_path):
+    """One Visual Genome corpus serves both stages: region descriptions as stage-1 captions,
+    objects and relations in stage 2; the JSON line carries every stage-2 metric next to its
+    chance level, the untrained heads and (relations) the majority predicate."""
+    raw = make_image_text_corpus(
+        tmp_path / "raw", ImageTextSampleConfig(train_images=60, val_images=20, image_size=64)
+    )
+    result = load_job("train_vgbert").main(
+        [
+            "--raw-dir", str(raw / "visual_genome"),
+            "--format", "visual_genome",
+            "--shards-dir", str(tmp_path / "shards"),
+            "--storage-path", str(tmp_path / "runs"),
+            "--epochs", "1",
+            "--stage2-epochs", "2",
+            "--batch-size-per-worker", "8",
+            "--order-block-rows", "8",
+            "--shuffle-buffer-rows", "8",
+            "--warmup-steps", "0",
+        ]
+    )  # fmt: skip
+    rows = result["stage2_rows"]
+    assert result["rows"] == rows and rows["train"] > 0 and rows["val"] > 0
+    assert result["stage2_split"] == ("test" if rows["test"] else "val")
+    assert result["stage2_object_classes"] == 6
+    assert sorted(result["stage2_predicates"]) == sorted(
+        ["left of", "right of", "above", "below", "bigger than", "smaller than"]
+    )
+    assert result["stage2_steps"] == 2 * (rows["train"] // 16)
+    assert result["chance_relation_acc1"] == pytest.approx(1 / 6)
+    assert result["chance_relation_acc5"] == pytest.approx(5 / 6)
+    for key in ("object_retrieval_acc", "pointing_acc", "object_class_acc", "relation_acc1"):
+        assert 0.0 <= result[key] <= 1.0
+        assert 0.0 < result[f"chance_{key}"] < 1.0
+        assert 0.0 <= result[f"baseline_untrained_{key}"] <= 1.0
+    for k in (1, 5):
+        assert 0.0 <= result[f"baseline_majority_relation_acc{k}"] <= 1.0
+    assert result["relations"] > 0 and result["retrieval_phrases"] > 0
+    assert result["stage2_best_checkpoint"].startswith(str(tmp_path / "runs"))
