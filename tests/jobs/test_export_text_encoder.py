@@ -13,7 +13,7 @@ from crossmodal_ray.models.vgbert.config import VGBERTConfig
 from crossmodal_ray.models.vgbert.model import VGBERTModel
 from crossmodal_ray.models.vgbert.text_embedding import embed
 from crossmodal_ray.training.checkpointing import save_training_state
-from crossmodal_ray.training.tasks.vgbert_collate import tokenize
+from crossmodal_ray.training.media_collate import tokenize
 
 TEXTS = ["a small red circle left of a blue square", "a large green triangle"]
 

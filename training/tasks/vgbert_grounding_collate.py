@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from crossmodal_ray.models.vgbert.grounding_config import GroundingConfig
-from crossmodal_ray.training.tasks.vgbert_collate import image_tensor, normalize_images, tokenize
+from crossmodal_ray.training.media_collate import image_tensor, normalize_images, tokenize
 
 GROUNDING_COLUMNS = (
     "sample_id",

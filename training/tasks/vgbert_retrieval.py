@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from crossmodal_ray.models.losses.word_region_maxsim import word_region_similarity
+from crossmodal_ray.training.media_collate import image_batch, tokenize
 from crossmodal_ray.training.metrics.retrieval import chance_recall_at_k, recall_at_k
-from crossmodal_ray.training.tasks.vgbert_collate import image_batch, tokenize
 
 FEATURE_BATCH = 64
 

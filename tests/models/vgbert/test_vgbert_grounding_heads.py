@@ -89,7 +89,7 @@ def _model(train_streams: bool) -> VGBERTGroundingModel:
 
 
 def _inputs(model: VGBERTGroundingModel) -> dict[str, torch.Tensor]:
-    from crossmodal_ray.training.tasks.vgbert_collate import tokenize
+    from crossmodal_ray.training.media_collate import tokenize
 
     tokens = tokenize(
         ["red circle", "blue square", "green star", "red circle"],
