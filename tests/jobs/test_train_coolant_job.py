@@ -1,7 +1,6 @@
 """``jobs/train_coolant.py`` end to end on a tiny generated corpus: MediaEval-layout ingest,
-the frozen text encoder's features computed once, 2-worker training of COOLANT and the
-text-only model chosen on validation, and the JSON line with the test metrics next to the
-majority class."""
+the frozen text encoder's features computed once, 2-worker training of COOLANT chosen on
+validation, and the JSON line with the report split's metrics next to the majority class."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ def test_train_coolant_on_a_tiny_mediaeval_corpus(ray_session, tmp_path):
             "--raw-dir", str(raw / "mediaeval"),
             "--shards-dir", str(tmp_path / "shards"),
             "--storage-path", str(tmp_path / "runs"),
-            "--variants", "coolant,text_only",
+            "--variants", "coolant",
             "--split-by", "event",
             "--epochs", "1",
             "--batch-size-per-worker", "8",
@@ -35,11 +34,10 @@ def test_train_coolant_on_a_tiny_mediaeval_corpus(ray_session, tmp_path):
     rows = result["rows"]
     assert rows["train"] > 0 and rows["val"] > 0
     assert result["split"] == ("test" if rows["test"] else "val")
-    assert set(result["variants"]) == {"coolant", "text_only"}
+    assert set(result["variants"]) == {"coolant"}
     for key in ("accuracy", "macro_f1", "f1_fake", "f1_real", "precision_fake", "recall_fake"):
         assert 0.0 <= result[key] <= 1.0
     assert 0.0 <= result["baseline_majority_accuracy"] <= 1.0
-    assert 0.0 <= result["text_only_accuracy"] <= 1.0
     assert result["majority_class"] in ("real", "fake")
-    assert result["variants"]["coolant"]["steps"] == rows["train"] // 16
+    assert 1 <= result["variants"]["coolant"]["steps"] <= rows["train"] // 16
     assert result["variants"]["coolant"]["best_checkpoint"].startswith(str(tmp_path / "runs"))
