@@ -9,11 +9,14 @@ For a batch of posts (text, image, label 1 = fake)::
     f       = OuterProductFusion(a_t, a_v)
     s       = AmbiguityScore(t, v)                                         # in [0, 1)
     w       = softmax(W [h_t; h_v; f])                                     # over 3 views
-    y       = classifier(sum_k w_k h_k)
+    y       = classifier([sum_k w_k h_k ; cos(a_t, a_v) ; s])
     L_det   = CE(y, label) + 0.5 * KL([1-s, 1-s, s] / (2-s) || w)
     loss    = L_det + contrastive_weight * L_align + L_aux
 
-``L_aux`` (the similarity module's cosine-embedding loss and the ambiguity encoders' loss) sees
+Where the paper is silent (choices of this project): the classifier also sees how well the
+post's text and image agree (the cosine of the aligned vectors and the ambiguity score), and
+the positives of ``L_itc`` are the real posts' pairs only (a fake post's text and image are no
+matching pair to pull together). ``L_aux`` (the similarity module's cosine-embedding loss and the ambiguity encoders' loss) sees
 detached features and owns its parameters: the task gives it an optimiser of its own.
 ``Q_i2t, Q_t2i`` come from the similarity module (:mod:`.similarity`), detached. The negatives of
 ``L_itc`` / ``L_soft`` are every worker's posts (gather with gradient).
