@@ -36,7 +36,7 @@ apply_local_ray_env()
 
 from crossmodal_ray.models.coolant.config import CoolantConfig  # noqa: E402
 from crossmodal_ray.pipelines.core.manifest import has_manifest, json_safe, read_manifest  # noqa: E402
-from crossmodal_ray.pipelines.core.runner import IngestConfig  # noqa: E402
+from crossmodal_ray.pipelines.core.runner import IngestConfig, layout_corpus_name  # noqa: E402
 from crossmodal_ray.pipelines.news.ingest import run_news_ingest  # noqa: E402
 from crossmodal_ray.pipelines.news.source import SAMPLE_NEWS_DIR, NewsSourceConfig  # noqa: E402
 from crossmodal_ray.pipelines.sample_corpus.news.corpus import make_news_corpus  # noqa: E402
@@ -108,7 +108,7 @@ def prepare_corpus(flags: CoolantRunFlags, image_size: int) -> tuple[str, dict]:
     if raw is None:
         log(f"[sample] news sample corpus at {SAMPLE_NEWS_DIR}")
         raw = str(Path(make_news_corpus(SAMPLE_NEWS_DIR)) / flags.format)
-    corpus = flags.corpus or f"{Path(raw).resolve().parent.name}_{Path(raw).name}"
+    corpus = flags.corpus or layout_corpus_name(raw)
     if has_manifest(flags.shards_dir, corpus) and not flags.reingest:
         log(f"[corpus] reusing the finished corpus {corpus} (pass --reingest to rebuild)")
         return corpus, read_manifest(flags.shards_dir, corpus)

@@ -42,7 +42,7 @@ apply_local_ray_env()
 from crossmodal_ray.models.vgbert.config import VGBERTConfig  # noqa: E402
 from crossmodal_ray.models.vgbert.grounding_config import GroundingConfig  # noqa: E402
 from crossmodal_ray.pipelines.core.manifest import has_manifest, json_safe, read_manifest  # noqa: E402
-from crossmodal_ray.pipelines.core.runner import IngestConfig  # noqa: E402
+from crossmodal_ray.pipelines.core.runner import IngestConfig, layout_corpus_name  # noqa: E402
 from crossmodal_ray.pipelines.image_text.ingest import run_image_text_ingest  # noqa: E402
 from crossmodal_ray.pipelines.image_text.source import ImageTextSourceConfig  # noqa: E402
 from crossmodal_ray.pipelines.sample_corpus.image_text.corpus import (  # noqa: E402
@@ -128,10 +128,6 @@ def ingest(
     return run_image_text_ingest(config, IngestConfig(out=flags.shards_dir, corpus=corpus), log=log)
 
 
-def corpus_name(raw: str) -> str:
-    return f"{Path(raw).resolve().parent.name}_{Path(raw).name}"
-
-
 def prepare_corpora(
     flags: VGBERTRunFlags, image_size: int
 ) -> tuple[tuple[str, dict], tuple[str, dict] | None]:
@@ -145,7 +141,7 @@ def prepare_corpora(
         vg = vg or str(sample / "visual_genome")
     if flags.format == "visual_genome":
         vg = vg or raw
-    corpus = flags.corpus or corpus_name(raw)
+    corpus = flags.corpus or layout_corpus_name(raw)
     stage1 = (corpus, ingest(raw, flags.format, corpus, flags, image_size))
     if not vg or flags.stage2_epochs < 1:
         return stage1, None
@@ -156,7 +152,7 @@ def prepare_corpora(
     aligned = {}
     if flags.format == "coco" and (Path(raw) / "annotations").is_dir():
         aligned = {"coco_split_annotations": str(Path(raw) / "annotations")}
-    vg_corpus = corpus_name(vg)
+    vg_corpus = layout_corpus_name(vg)
     return stage1, (vg_corpus, ingest(vg, "visual_genome", vg_corpus, flags, image_size, **aligned))
 
 

@@ -29,6 +29,7 @@ import ray.train
 from ray.train.torch import TorchTrainer
 
 from crossmodal_ray.pipelines.core import storage
+from crossmodal_ray.training.checkpointing import load_model_weights
 from crossmodal_ray.training.epoch_order import EpochOrder
 from crossmodal_ray.training.loop import train_fn_per_worker
 from crossmodal_ray.training.loop_config import TrainLoopConfig
@@ -132,3 +133,31 @@ def best_checkpoint(result: ray.train.Result, task: TrainingTask) -> ray.train.C
         return result.checkpoint
     pick = min if mode == "min" else max
     return pick(scored, key=lambda pair: pair[0])[1]
+
+
+def best_validation_value(result: ray.train.Result, task: TrainingTask) -> float:
+    """The best finite value of the task's validation metric among the run's kept checkpoints
+    (NaN when none was validated)."""
+    validation = validation_metric_of(task)
+    if validation is None:
+        return float("nan")
+    metric, mode = validation
+    values = [
+        float(metrics[metric])
+        for _, metrics in result.best_checkpoints or []
+        if isinstance(metrics.get(metric), int | float) and math.isfinite(metrics[metric])
+    ]
+    if not values:
+        return float("nan")
+    return min(values) if mode == "min" else max(values)
+
+
+def load_best_weights(
+    result: ray.train.Result, task: TrainingTask, model, storage_path: str
+) -> str:
+    """Load the weights of :func:`best_checkpoint` into ``model``; returns that checkpoint's
+    location (a path, or a URI when ``storage_path`` is one)."""
+    best = best_checkpoint(result, task)
+    with best.as_directory() as directory:
+        load_model_weights(directory, model)
+    return storage.with_scheme_of(storage_path, best.path)

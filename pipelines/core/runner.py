@@ -103,6 +103,13 @@ def corpus_name_for(ingest: IngestConfig, raw_source: str) -> str:
     return ingest.corpus or Path(raw_source).resolve().name
 
 
+def layout_corpus_name(raw_source: str) -> str:
+    """``<parent>_<folder>``: the corpus name of a raw folder that is one layout of a corpus
+    (``image_text_sample/coco`` -> ``image_text_sample_coco``), what the training jobs use."""
+    path = Path(raw_source).resolve()
+    return f"{path.parent.name}_{path.name}"
+
+
 @dataclass
 class ShardTask:
     """Consecutive inputs of one split, decoded and written by one actor call."""

@@ -67,8 +67,11 @@ def train_variant(
 ) -> dict[str, Any]:
     """Train one variant on ``columns`` of the splits, load its best validation epoch, score
     ``report_split``."""
-    from crossmodal_ray.training.checkpointing import load_model_weights
-    from crossmodal_ray.training.trainer import best_checkpoint, run_training
+    from crossmodal_ray.training.trainer import (
+        best_validation_value,
+        load_best_weights,
+        run_training,
+    )
 
     task = CoolantTask(config.to_dict(), name=name, columns=columns)
     variant_loop = dataclasses.replace(loop, run_name=f"{loop.run_name}_{name}")
@@ -79,15 +82,12 @@ def train_variant(
     if result.error:
         raise result.error
     model = CoolantModel(config)
-    best = best_checkpoint(result, task)
-    with best.as_directory() as directory:
-        load_model_weights(directory, model)
+    best_location = load_best_weights(result, task, model, loop.storage_path)
     metrics = detection_metrics(model, _rows(splits[report_split], columns), torch.device("cpu"))
-    val = [float(m.get("val_accuracy", float("nan"))) for _, m in result.best_checkpoints or []]
     metrics.update(
-        best_val_accuracy=max((v for v in val if v == v), default=float("nan")),
+        best_val_accuracy=best_validation_value(result, task),
         steps=int(result.metrics.get("global_step", 0)),
-        best_checkpoint=storage.with_scheme_of(loop.storage_path, best.path),
+        best_checkpoint=best_location,
     )
     log(f"[train_coolant] {name}: {report_split} accuracy {metrics['accuracy']:.3f}")
     return metrics

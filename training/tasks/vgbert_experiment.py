@@ -50,8 +50,11 @@ def run_vgbert_experiment(
     log: Callable[[str], None],
 ) -> dict:
     """Train and evaluate (see the module docstring); returns the job's metrics JSON."""
-    from crossmodal_ray.training.checkpointing import load_model_weights
-    from crossmodal_ray.training.trainer import best_checkpoint, run_training
+    from crossmodal_ray.training.trainer import (
+        best_validation_value,
+        load_best_weights,
+        run_training,
+    )
 
     rows = {split: info["rows"] for split, info in manifest["splits"].items()}
     if not rows.get("train") or not rows.get("val"):
@@ -66,9 +69,7 @@ def run_vgbert_experiment(
     if result.error:
         raise result.error
     model = VGBERTModel(model_config)
-    best = best_checkpoint(result, task)
-    with best.as_directory() as directory:
-        load_model_weights(directory, model)
+    best_location = load_best_weights(result, task, model, loop.storage_path)
     device = torch.device("cpu")
     log(f"[train_vgbert] retrieval on the {report_split} split: best epoch, untrained model")
     metrics = retrieval_metrics(model, _rows(splits[report_split]), device)
@@ -83,13 +84,10 @@ def run_vgbert_experiment(
     results.update(
         samples_per_s=float(result.metrics.get("samples_per_s", float("nan"))),
         steps=int(result.metrics.get("global_step", 0)),
-        best_val_r_mean=max(
-            (float(m.get("val_r_mean", float("nan"))) for _, m in result.best_checkpoints or []),
-            default=float("nan"),
-        ),
+        best_val_r_mean=best_validation_value(result, task),
         rows=rows,
         run_dir=storage.join(loop.storage_path, loop.run_name),
-        best_checkpoint=storage.with_scheme_of(loop.storage_path, best.path),
+        best_checkpoint=best_location,
         corpus=storage.join(shards_dir, corpus),
     )
     return results

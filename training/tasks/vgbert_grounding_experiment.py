@@ -49,8 +49,11 @@ def run_grounding_experiment(
     """Train and evaluate stage 2 (see the module docstring); returns its metrics, keys as in
     :func:`~crossmodal_ray.training.tasks.vgbert_grounding_eval.grounding_metrics` plus
     ``baseline_untrained_*`` and ``stage2_*`` bookkeeping."""
-    from crossmodal_ray.training.checkpointing import load_model_weights
-    from crossmodal_ray.training.trainer import best_checkpoint, run_training
+    from crossmodal_ray.training.trainer import (
+        best_validation_value,
+        load_best_weights,
+        run_training,
+    )
 
     rows = {split: info["rows"] for split, info in manifest["splits"].items()}
     if not rows.get("train") or not rows.get("val"):
@@ -73,9 +76,7 @@ def run_grounding_experiment(
     if result.error:
         raise result.error
     model = build_grounding_model(model_config.to_dict(), grounding.to_dict())
-    best = best_checkpoint(result, task)
-    with best.as_directory() as directory:
-        load_model_weights(directory, model)
+    best_location = load_best_weights(result, task, model, loop.storage_path)
     device = torch.device("cpu")
     log(f"[stage2] objects and relations on the {report_split} split: best epoch, untrained heads")
     counts = vocabulary.predicate_counts
@@ -99,15 +100,9 @@ def run_grounding_experiment(
         stage2_object_classes=len(grounding.object_classes),
         stage2_predicates=grounding.predicates,
         stage2_steps=int(result.metrics.get("global_step", 0)),
-        stage2_best_val_grounding_mean=max(
-            (
-                float(m.get("val_grounding_mean", float("nan")))
-                for _, m in result.best_checkpoints or []
-            ),
-            default=float("nan"),
-        ),
+        stage2_best_val_grounding_mean=best_validation_value(result, task),
         stage2_run_dir=storage.join(loop.storage_path, loop.run_name),
-        stage2_best_checkpoint=storage.with_scheme_of(loop.storage_path, best.path),
+        stage2_best_checkpoint=best_location,
         stage2_corpus=storage.join(shards_dir, corpus),
     )
     return results
