@@ -1,7 +1,7 @@
 """COOLANT end to end: news posts -> Ray Data ingest -> Ray Train -> fake-news detection report.
 
 With no arguments it generates the bundled sample corpus (rendered-scene posts in the MediaEval
-and Weibo layouts, ``data/raw/news_sample``), ingests its MediaEval layout at 64 px into
+and Weibo layouts, ``data/raw/news_sample``), ingests its MediaEval layout at 48 px into
 ``data/shards/news_sample_mediaeval`` (the corpus's own test events, validation events carved
 from the training events), trains COOLANT, COOLANT without soft targets, a text-only and an
 image-only model on 2 local Ray Train workers (each chosen on validation accuracy) and prints
@@ -71,7 +71,7 @@ class CoolantRunFlags:
         shards_dir: Shard root (a path, ``s3://`` or ``gs://``).
         corpus: Corpus name under the shard root (default: from the raw folder).
         reingest: Ingest even when the corpus is already finished.
-        preset: ``small`` (ResNet-18 at 64 px: a CPU) or ``paper`` (ResNet-34 at 224 px).
+        preset: ``small`` (ResNet-18 at 48 px: a CPU) or ``paper`` (ResNet-34 at 224 px).
         variants: Comma-separated models to train (``coolant``, ``no_soft_targets``,
             ``text_only``, ``image_only``).
     """

@@ -9,12 +9,15 @@ For a batch of posts (text, image, label 1 = fake)::
     f       = OuterProductFusion(a_t, a_v)
     s       = AmbiguityScore(t, v)                                         # in [0, 1)
     w       = softmax(W [h_t; h_v; f])                                     # over 3 views
-    y       = classifier([sum_k w_k h_k ; cos(a_t, a_v) ; s])
+    y       = classifier([sum_k w_k h_k ; cos(a_t, a_v) / tau ; s / tau])
     L_det   = CE(y, label) + 0.5 * KL([1-s, 1-s, s] / (2-s) || w)
     loss    = L_det + contrastive_weight * L_align + L_aux
 
 Where the paper is silent (choices of this project): the classifier also sees how well the
-post's text and image agree (the cosine of the aligned vectors and the ambiguity score), and
+post's text and image agree (the cosine of the aligned vectors and the ambiguity score, both
+times the alignment's logit scale 1/tau: a unit-range scalar needs a weight near 10 to move a
+logit, which AdamW at 1e-3 reaches only after thousands of steps; unscaled, a classifier
+trained for a few hundred steps ignored a cosine that split the training posts perfectly), and
 the positives of ``L_itc`` are the real posts' pairs only (a fake post's text and image are no
 matching pair to pull together). ``L_aux`` (the similarity module's cosine-embedding loss and the ambiguity encoders' loss) sees
 detached features and owns its parameters: the task gives it an optimiser of its own.
@@ -117,7 +120,8 @@ class CoolantModel(nn.Module):
         )  # B x 3 x k
         weights = self.view_attention(views.flatten(1)).softmax(dim=1)
         ambiguity = self.ambiguity(t.detach(), v.detach()).detach()
-        agreement = torch.stack([F.cosine_similarity(a_t, a_v, dim=-1), ambiguity], dim=1)
+        cosine = F.cosine_similarity(a_t, a_v, dim=-1)
+        agreement = torch.stack([cosine, ambiguity], dim=1) / c.temperature
         logits = self.classifier(torch.cat([(weights[..., None] * views).sum(1), agreement], 1))
         return {
             "logits": logits,

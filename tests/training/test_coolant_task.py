@@ -17,7 +17,7 @@ from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.media_collate import tokenize
 from crossmodal_ray.training.metrics.classification import classification_metrics, majority_class
 from crossmodal_ray.training.tasks.coolant import CoolantTask
-from crossmodal_ray.training.tasks.coolant_collate import collate_posts
+from crossmodal_ray.training.tasks.coolant_collate import collate_posts, post_text
 from crossmodal_ray.training.tasks.coolant_text_features import TextFeatureExtractor
 
 
@@ -30,7 +30,9 @@ def _jpeg(colour: tuple[int, int, int]) -> bytes:
 def _rows() -> dict[str, np.ndarray]:
     return {
         "image": np.array([_jpeg((200, 0, 0)), _jpeg((0, 0, 200)), _jpeg((0, 200, 0))], object),
-        "text": np.array(["a red circle #flood", "a blue square", "green star"], object),
+        "text": np.array(
+            ["a red circle #flood http://t.co/H24hZxb6kY", "a blue square", "green star"], object
+        ),
         "label": np.array([0, 1, 0], np.int8),
     }
 
@@ -38,7 +40,8 @@ def _rows() -> dict[str, np.ndarray]:
 def test_collate_tokenizes_or_passes_precomputed_text_features():
     config = CoolantConfig.small()
     batch = collate_posts(_rows(), config)
-    assert batch["images"].shape == (3, 3, 64, 64) and batch["labels"].tolist() == [0, 1, 0]
+    size = config.image_size
+    assert batch["images"].shape == (3, 3, size, size) and batch["labels"].tolist() == [0, 1, 0]
     assert batch["input_ids"].shape == (3, config.max_words)
     with_features = {**_rows(), "text_features": np.ones((3, 384), np.float32)}
     batch = collate_posts(with_features, config)
@@ -51,7 +54,9 @@ def test_precomputed_text_features_give_the_models_own_text_path():
     rows = _rows()
     extracted = TextFeatureExtractor(config.resolved_text_model(), config.max_words)(dict(rows))
     model = CoolantModel(config).eval()
-    tokens = tokenize(list(rows["text"]), config.resolved_text_model(), config.max_words)
+    texts = ["a red circle #flood", "a blue square", "green star"]  # the links removed
+    assert [post_text(t) for t in rows["text"]] == texts
+    tokens = tokenize(texts, config.resolved_text_model(), config.max_words)
     with torch.no_grad():
         direct = model.text(tokens["input_ids"], tokens["attention_mask"])
         cached = model.text(pooled=torch.from_numpy(extracted["text_features"]))

@@ -56,6 +56,22 @@ def _rows(dataset, columns: tuple[str, ...]) -> Any:
     )
 
 
+def check_resumable(loop: TrainLoopConfig, model_config: dict[str, Any]) -> None:
+    """A run resumes only with the model it was started with (the same ``--run-name`` after a
+    flag or preset changed would otherwise finish an old run, or load its weights into another
+    model)."""
+    from crossmodal_ray.training.run_checkpoints import latest_checkpoint_state
+
+    state = latest_checkpoint_state(loop.storage_path, loop.run_name)
+    saved = (state or {}).get("extras", {}).get("model_config")
+    if saved is not None and saved != model_config:
+        changed = sorted(k for k in model_config if saved.get(k) != model_config[k])
+        raise ValueError(
+            f"run {loop.run_name!r} under {loop.storage_path} was started with another model "
+            f"config ({', '.join(changed)} differ): pass another --run-name or remove the run"
+        )
+
+
 def train_variant(
     name: str,
     config: CoolantConfig,
@@ -75,6 +91,7 @@ def train_variant(
 
     task = CoolantTask(config.to_dict(), name=name, columns=columns)
     variant_loop = dataclasses.replace(loop, run_name=f"{loop.run_name}_{name}")
+    check_resumable(variant_loop, task.model_config)
     log(f"[train_coolant] {name}: training '{variant_loop.run_name}'")
     result = run_training(
         task, variant_loop, splits["train"], extra_datasets={"val": splits["val"]}

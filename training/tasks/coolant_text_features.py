@@ -18,7 +18,7 @@ import torch
 from crossmodal_ray.models.coolant.encoders import pooled_text_features
 from crossmodal_ray.models.layers.pretrained_text import load_text_encoder
 from crossmodal_ray.training.media_collate import tokenize
-from crossmodal_ray.training.tasks.coolant_collate import TEXT_FEATURES
+from crossmodal_ray.training.tasks.coolant_collate import TEXT_FEATURES, post_text
 
 BATCH = 128
 
@@ -33,8 +33,11 @@ class TextFeatureExtractor:
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        tokens = tokenize([str(t) for t in batch["text"]], self.text_model, self.max_words)
-        pooled = pooled_text_features(self.encoder, tokens["input_ids"], tokens["attention_mask"])
+        tokens = tokenize([post_text(t) for t in batch["text"]], self.text_model, self.max_words)
+        # The padding past the batch's longest text changes nothing (masked) but costs time.
+        width = max(1, int(tokens["attention_mask"].sum(1).max()))
+        ids, mask = tokens["input_ids"][:, :width], tokens["attention_mask"][:, :width]
+        pooled = pooled_text_features(self.encoder, ids, mask)
         batch[TEXT_FEATURES] = pooled.float().numpy().astype(np.float32)
         return batch
 

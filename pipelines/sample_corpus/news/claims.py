@@ -198,3 +198,10 @@ def caption_holds(caption: str, scene: Scene) -> bool:
 def mentioned_objects(caption: str, scene: Scene) -> list[int]:
     """Indices of the scene's objects that the caption names (by colour and shape)."""
     return [i for i in resolve_mentions(parse_caption(caption), scene) if i is not None]
+
+
+def absent_colours(caption: str, scene: Scene) -> set[str]:
+    """Colours the caption names that no object of the scene has: the most visible way for an
+    image to contradict its text (a colour's presence shows at any resolution)."""
+    present = {obj.colour for obj in scene.objects}
+    return {m.colour for m in parse_caption(caption).objects} - present

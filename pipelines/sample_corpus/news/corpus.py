@@ -54,7 +54,7 @@ from crossmodal_ray.pipelines.sample_corpus.publish import (
 )
 
 SAMPLE_NEWS_DIR = "data/raw/news_sample"
-CORPUS_FORMAT_VERSION = 1
+CORPUS_FORMAT_VERSION = 2
 CORPUS_MANIFEST = "_corpus.json"
 POSTS_TABLE = "_posts.csv"
 POSTS_COLUMNS = (
@@ -199,7 +199,8 @@ def make_news_corpus(
     Args:
         out_dir: Corpus folder (default ``data/raw/news_sample``). An existing corpus with
             another config is replaced; a non-empty folder that is not a corpus is refused.
-        config: Corpus config; ``NewsSampleConfig()`` (3,200 posts per layout) if None.
+        config: Corpus config; ``NewsSampleConfig()`` (6,400 MediaEval + 3,200 Weibo posts) if
+            None.
         progress: Called every 500 posts and at the end of each layout with
             (layout, posts done in the layout, posts in the layout, seconds since the start).
 

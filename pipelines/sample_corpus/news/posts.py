@@ -9,19 +9,24 @@ kind                      text                                   image
 ========================  =====================================  ==============================
 real                      caption of S                           S
 mismatched_image          caption of S                           S' (another scene, same event)
-manipulated_image         caption of S                           S with a named object's colour
-                                                                 or shape changed
-contradicting_claim       caption of S*, S with a named          S
-                          object's colour or shape changed, or
-                          every relation reversed
+manipulated_image         caption of S                           S with a named object
+                                                                 recoloured
+contradicting_claim       caption of S*: S with a named          S
+                          object recoloured
 ========================  =====================================  ==============================
 
-A clear fake's caption names the changed object (or states a reversed relation), and
-``claims.caption_holds`` checks that the image does not bear it out; the contradicting caption
-comes from ``S*`` with the random state that wrote the caption of ``S``, so it says the same
-thing with one fact flipped. An *ambiguous* post pairs the scene with such a second version (a
-real post with the version a randomly chosen fake kind would use) and takes a caption true of
-both, e.g. "three shapes on a plain background", so the post reads the same whatever its label.
+A clear fake's caption names the changed object and ``claims.caption_holds`` checks that the
+image does not bear it out. With ``fake_evidence="colour"`` (the default) the caption also names
+a colour the image lacks (``claims.absent_colours``: the recoloured object's colour is on no other
+object, the claimed colour on none, S' lacks a named colour); a scene whose named colours all
+repeat on other objects allows no such fake, and the post draws another scene of its event.
+With ``fake_evidence="any"`` shapes change too and a contradicting claim may reverse every
+relation. The contradicting caption comes from ``S*`` with the random state that wrote the
+caption of ``S``, so it says the same thing with one fact flipped. An *ambiguous* post pairs the
+scene with a second version (a real post with the version a randomly chosen fake kind would
+use: another scene, a colour or shape change, or reversed relations) and takes a caption true
+of both, e.g. "three shapes on a plain background", so the post reads the same whatever its
+label.
 
 Post ``i`` of a layout is drawn from ``default_rng([seed, layout_code, i])``: a pure function of
 the config and the index, independent of every other post.
@@ -47,6 +52,7 @@ from crossmodal_ray.pipelines.sample_corpus.image_text.scenes import (
     SceneConfig,
 )
 from crossmodal_ray.pipelines.sample_corpus.news.claims import (
+    absent_colours,
     caption_holds,
     mentioned_objects,
 )
@@ -179,33 +185,68 @@ def _perturbations(modes: list[str], objects: list[int], rng: np.random.Generato
             yield int(k), mode
 
 
+class NoClearFake(Exception):
+    """The scene offers no perturbation of the wanted evidence; the post draws another scene."""
+
+
+def contradicts(caption: str, scene: Scene, evidence: str) -> bool:
+    """The scene does not bear the caption out and, for ``evidence`` "colour", lacks a colour
+    the caption names."""
+    if caption_holds(caption, scene):
+        return False
+    return evidence == "any" or bool(absent_colours(caption, scene))
+
+
+def object_changes(
+    scene: Scene, k: int, mode: str, event: Event, rng: np.random.Generator
+) -> list[Scene]:
+    """Every ``perturb_object`` outcome for object ``k`` and ``mode``, in random order."""
+    used = {(o.shape, o.colour) for o in scene.objects}
+    obj = scene.objects[k]
+    options = {
+        "colour": [(obj.shape, c) for c in event.colours],
+        "shape": [(s, obj.colour) for s in event.shapes],
+        "object": event.combos,
+    }[mode]
+    options = [o for o in options if o not in used]
+    return [replace_object(scene, k, *options[int(i)]) for i in rng.permutation(len(options))]
+
+
 def _clear_fake(
-    kind: str, scene: Scene, event: Event, config: SceneConfig, rng: np.random.Generator
+    kind: str,
+    scene: Scene,
+    event: Event,
+    config: SceneConfig,
+    evidence: str,
+    rng: np.random.Generator,
 ) -> tuple[str, Scene, Scene, str]:
     """(caption, caption scene, image scene, perturbation) of a fake whose text the image
-    contradicts."""
+    contradicts (by ``evidence``, see ``contradicts``).
+
+    Raises:
+        NoClearFake: no perturbation of this scene gives such a post.
+    """
     caption, template, state = specific_caption(scene, rng)
     if kind == MISMATCHED:
-        image = other_scene(event, config, rng, lambda s: not caption_holds(caption, s))
+        image = other_scene(event, config, rng, lambda s: contradicts(caption, s, evidence))
         return caption, scene, image, OTHER_SCENE
     named = mentioned_objects(caption, scene)
-    modes = ["colour", "shape"]
-    if kind == CONTRADICTING and template in RELATION_TEMPLATES:
+    modes = ["colour"] if evidence == "colour" else ["colour", "shape"]
+    if evidence == "any" and kind == CONTRADICTING and template in RELATION_TEMPLATES:
         modes.append("relation")
     for k, mode in [*_perturbations(modes, named, rng), *((k, "object") for k in named)]:
-        changed = (
-            reverse_relations(scene) if k is None else perturb_object(scene, k, mode, event, rng)
+        versions = (
+            [reverse_relations(scene)] if k is None else object_changes(scene, k, mode, event, rng)
         )
-        if changed is None:
-            continue
-        if kind == MANIPULATED:
-            if not caption_holds(caption, changed):
-                return caption, scene, changed, mode
-        else:
-            claim = template(changed, _replay(state))
-            if claim is not None and not caption_holds(claim, scene):
-                return claim, changed, scene, mode
-    raise RuntimeError(f"no {kind} perturbation of {caption!r} found")
+        for changed in versions:
+            if kind == MANIPULATED:
+                if contradicts(caption, changed, evidence):
+                    return caption, scene, changed, mode
+            else:
+                claim = template(changed, _replay(state))
+                if claim is not None and contradicts(claim, scene, evidence):
+                    return claim, changed, scene, mode
+    raise NoClearFake(f"no {kind} perturbation of {caption!r} found")
 
 
 def _second_version(
@@ -269,6 +310,20 @@ def _ambiguous(
     return caption, scene, other, perturbation
 
 
+def _clear_fake_of_event(
+    kind: str, scene: Scene, event: Event, config: NewsSampleConfig, rng: np.random.Generator
+) -> tuple[str, Scene, Scene, str]:
+    """A clear fake from ``scene`` or, where its colours allow none (every named colour also
+    on another object), from another scene of the event."""
+    scene_config = config.scene_config()
+    for _ in range(MAX_TRIES):
+        try:
+            return _clear_fake(kind, scene, event, scene_config, config.fake_evidence, rng)
+        except NoClearFake:
+            scene = sample_event_scene(event, scene_config, rng)
+    raise RuntimeError(f"no {kind} post of event {event.name} after {MAX_TRIES} scenes")
+
+
 def make_post(config: NewsSampleConfig, layout: str, plan: PostPlan, event: Event) -> NewsPost:
     """Draw post ``plan.index`` of ``layout`` (a pure function of the arguments)."""
     rng = post_rng(config.seed, layout, plan.index)
@@ -282,8 +337,8 @@ def make_post(config: NewsSampleConfig, layout: str, plan: PostPlan, event: Even
         caption = specific_caption(scene, rng)[0]
         caption_scene, image, perturbation = scene, scene, ""
     else:
-        caption, caption_scene, image, perturbation = _clear_fake(
-            kind, scene, event, scene_config, rng
+        caption, caption_scene, image, perturbation = _clear_fake_of_event(
+            kind, scene, event, config, rng
         )
     return NewsPost(plan, layout, event, caption, caption_scene, image, perturbation, second_image)
 

@@ -32,6 +32,7 @@ from crossmodal_ray.pipelines.sample_corpus.image_text.scenes import (
 )
 from crossmodal_ray.pipelines.sample_corpus.news.chinese import chinese_caption
 from crossmodal_ray.pipelines.sample_corpus.news.claims import (
+    absent_colours,
     caption_holds,
     mentioned_objects,
     parse_caption,
@@ -231,6 +232,8 @@ def test_captions_agree_with_the_image_exactly_for_real_and_ambiguous_posts(post
             assert agrees == (post.label != "fake" or post.plan.ambiguous), post
             if post.perturbation != "relation":  # a reversed relation holds of no scene
                 assert caption_holds(post.caption, post.caption_scene), post
+            if post.label == "fake" and not post.plan.ambiguous:  # the image lacks a colour
+                assert absent_colours(post.caption, post.image_scene), post
             if post.kind == CONTRADICTING and not post.plan.ambiguous:
                 assert post.image_scene.objects[0].box == post.caption_scene.objects[0].box
                 perturbations[post.perturbation] += 1
@@ -244,7 +247,22 @@ def test_captions_agree_with_the_image_exactly_for_real_and_ambiguous_posts(post
                 ]
                 assert len(changed) == 1
                 assert changed[0] in mentioned_objects(post.caption, post.caption_scene)
-    assert set(perturbations) >= {"colour", "shape"}
+    assert "colour" in perturbations and set(perturbations) <= {"colour", "object"}
+
+
+def test_any_evidence_fakes_also_change_shapes_and_relations():
+    """With ``fake_evidence="any"`` a clear fake may keep every colour its caption names: a
+    changed shape or reversed relations contradict it."""
+    config = dataclasses.replace(SMALL, fake_evidence="any", ambiguous_share=0.0)
+    events = layout_events(config, MEDIAEVAL)
+    fakes = [
+        make_post(config, MEDIAEVAL, p, events[p.event])
+        for p in plan_posts(config, MEDIAEVAL)
+        if p.kind in (MISMATCHED, MANIPULATED, CONTRADICTING)
+    ]
+    assert not any(caption_holds(post.caption, post.image_scene) for post in fakes)
+    assert {"shape", "colour", "other scene"} <= {post.perturbation for post in fakes}
+    assert any(not absent_colours(post.caption, post.image_scene) for post in fakes)
 
 
 def test_files_hold_the_drawn_posts(posts, table, tweets, corpus):
