@@ -87,3 +87,29 @@ def test_classification_metrics_and_majority_baseline():
     never = classification_metrics(np.array([1, 0]), np.array([0, 0]), ("real", "fake"))
     assert never["precision_fake"] == 0.0 and never["f1_fake"] == 0.0
     assert majority_class(np.array([1, 0, 1])) == 1 and majority_class(np.array([0, 1])) == 0
+
+
+def test_text_features_for_every_split_in_file_order(ray_session):
+    """One pass over the distinct texts of all splits gives every row (a repeated text too)
+    exactly the features the extractor computes for it, rows in their original order."""
+    import ray
+
+    from crossmodal_ray.training.tasks.coolant_text_features import with_text_features
+
+    config = CoolantConfig.small()
+    texts = [f"post {i} names a {c} circle" for i, c in enumerate(["red", "blue"] * 20)]
+    texts[7] = texts[3]  # a repeated tweet
+    splits = {
+        "train": ray.data.from_items([{"text": t, "row": i} for i, t in enumerate(texts[:30])]),
+        "val": ray.data.from_items([{"text": t, "row": i} for i, t in enumerate(texts[30:])]),
+    }
+    out = with_text_features(splits, config.resolved_text_model(), config.max_words, 2)
+    extractor = TextFeatureExtractor(config.resolved_text_model(), config.max_words)
+    for name, start in (("train", 0), ("val", 30)):
+        rows = out[name].take_all()
+        assert [r["row"] for r in rows] == list(range(len(rows)))
+        got = np.stack([r["text_features"] for r in rows])
+        expected = extractor({"text": np.array(texts[start : start + len(rows)], object)})
+        np.testing.assert_allclose(got, expected["text_features"], atol=1e-5)
+    train = out["train"].take_all()
+    np.testing.assert_array_equal(train[3]["text_features"], train[7]["text_features"])

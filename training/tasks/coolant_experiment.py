@@ -130,13 +130,13 @@ def run_coolant_experiment(
     }
     columns = NEWS_COLUMNS
     if model_config.trainable_text_layers == 0:
-        log("[train_coolant] frozen text encoder: its features computed once for every split")
-        text_model = model_config.resolved_text_model()
-        for split in rows:
-            if rows[split]:
-                splits[split] = with_text_features(
-                    splits[split], text_model, model_config.max_words
-                )
+        log(
+            "[train_coolant] frozen text encoder: its features computed once for the distinct texts "
+            f"({loop.num_workers} actors, the training workers' CPUs)"
+        )
+        splits = with_text_features(
+            splits, model_config.resolved_text_model(), model_config.max_words, loop.num_workers
+        )
         columns = NEWS_COLUMNS + (TEXT_FEATURES,)
     majority = majority_class(_labels(splits["train"]))
     report_labels = _labels(splits[report_split])

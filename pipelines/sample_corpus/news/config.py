@@ -62,6 +62,11 @@ class NewsSampleConfig:
             a model trained from scratch on a few thousand posts can learn to see; "any": any
             disagreement, also a changed shape or a reversed relation with every named colour
             in the image (binding and geometry: far harder to learn from so few posts).
+        event_backgrounds: each event's backgrounds share its palette and kinds (True), or any
+            background is drawn for any event (False, default). With a background of its own
+            an event's images match its words and hashtag before any colour is read, and the
+            alignment learns events instead of the colours the labels depend on (test accuracy
+            0.52 against 0.64 in a 4-epoch probe).
         shapes_per_event: shapes (of 6) an event's scenes are drawn from.
         colours_per_event: colours (of 7) an event's scenes are drawn from.
         image_size: side of the square images in pixels.
@@ -85,6 +90,7 @@ class NewsSampleConfig:
     ambiguous_share: float = 0.1
     multi_image_share: float = 0.05
     fake_evidence: str = field(default="colour", metadata={"choices": FAKE_EVIDENCE})
+    event_backgrounds: bool = False
     shapes_per_event: int = 4
     colours_per_event: int = 5
     image_size: int = 128

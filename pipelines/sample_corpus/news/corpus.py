@@ -54,7 +54,7 @@ from crossmodal_ray.pipelines.sample_corpus.publish import (
 )
 
 SAMPLE_NEWS_DIR = "data/raw/news_sample"
-CORPUS_FORMAT_VERSION = 2
+CORPUS_FORMAT_VERSION = 3
 CORPUS_MANIFEST = "_corpus.json"
 POSTS_TABLE = "_posts.csv"
 POSTS_COLUMNS = (
@@ -78,7 +78,14 @@ Progress = Callable[[str, int, int, float], None]
 def layout_events(config: NewsSampleConfig, layout: str) -> list[Event]:
     """Every event of ``layout``, by index."""
     return [
-        make_event(config.seed, layout, i, config.shapes_per_event, config.colours_per_event)
+        make_event(
+            config.seed,
+            layout,
+            i,
+            config.shapes_per_event,
+            config.colours_per_event,
+            config.event_backgrounds,
+        )
         for i in range(config.events(layout))
     ]
 
@@ -87,10 +94,7 @@ def draw_post(config: NewsSampleConfig, layout: str, index: int) -> NewsPost:
     """Post ``index`` of ``layout`` exactly as the corpus holds it (for tests and analysis;
     the index is the ``post_index`` column of ``_posts.csv``)."""
     plan = plan_posts(config, layout)[index]
-    event = make_event(
-        config.seed, layout, plan.event, config.shapes_per_event, config.colours_per_event
-    )
-    return make_post(config, layout, plan, event)
+    return make_post(config, layout, plan, layout_events(config, layout)[plan.event])
 
 
 def is_cached_corpus(out_dir: str | Path, config: NewsSampleConfig) -> bool:

@@ -1,6 +1,7 @@
 """News events: each has a name and hashtag (English and Chinese) and its own look.
 
-An event's scenes use a subset of the shapes and colours, one or two background kinds and a
+An event's scenes use a subset of the shapes and colours and, with ``own_background``
+(``NewsSampleConfig.event_backgrounds``, off by default), one or two background kinds and a
 background palette (grey level and tint) of its own, so images of one event resemble each other
 and differ from other events' images, as photos of one news story do; the hashtag and event
 words do the same for the text. Labels are balanced within every event, so neither the look nor
@@ -25,6 +26,7 @@ from crossmodal_ray.pipelines.sample_corpus.image_text.scenes import (
     Background,
     Scene,
     SceneConfig,
+    sample_background,
     sample_scene,
 )
 
@@ -84,6 +86,7 @@ class Event:
     tint: tuple[float, float, float]  # added to every background colour
     texture_cells: tuple[int, int]  # texture grid side range, inclusive
     start: datetime  # posts fall in the four days from here
+    own_background: bool = True  # False: backgrounds as the image-text generator draws them
 
     @property
     def hashtag_en(self) -> str:
@@ -108,7 +111,14 @@ def event_name(index: int) -> tuple[str, str, str]:
     return place_en + what_en.capitalize(), f"{place_en} {what_en}", place_zh + what_zh
 
 
-def make_event(seed: int, layout: str, index: int, n_shapes: int, n_colours: int) -> Event:
+def make_event(
+    seed: int,
+    layout: str,
+    index: int,
+    n_shapes: int,
+    n_colours: int,
+    own_background: bool = True,
+) -> Event:
     """Event ``index`` of ``layout``: a pure function of its arguments."""
     rng = np.random.default_rng([seed, LAYOUT_CODES[layout], EVENT_STREAM + index])
     name, words_en, words_zh = event_name(index)
@@ -130,11 +140,15 @@ def make_event(seed: int, layout: str, index: int, n_shapes: int, n_colours: int
         tint=tuple(float(v) for v in rng.uniform(-22, 22, size=3)),  # type: ignore[arg-type]
         texture_cells=(low_cells, low_cells + 2),
         start=FIRST_DAY + timedelta(days=int(rng.integers(0, 1400))),
+        own_background=own_background,
     )
 
 
 def sample_event_background(event: Event, rng: np.random.Generator) -> Background:
-    """A muted background in the event's palette (objects still stand out against it)."""
+    """A muted background in the event's palette (objects still stand out against it), or,
+    for an event without a background of its own, any background of the image-text generator."""
+    if not event.own_background:
+        return sample_background(rng)
 
     def colour() -> tuple[int, int, int]:
         level = event.grey + rng.uniform(-22, 22)

@@ -309,6 +309,33 @@ def test_neither_text_nor_image_alone_tells_the_label():
         assert gap < 0.08, (name, real, fake)
 
 
+@pytest.mark.parametrize("event_backgrounds", [False, True])
+def test_backgrounds_tell_the_event_only_when_asked(event_backgrounds):
+    """By default an image's background says nothing of its event (the share of the variance of
+    the background grey level explained by the event is what chance gives, ~ events / posts);
+    with ``event_backgrounds`` each event has its own palette and the event explains most of it.
+    """
+    config = dataclasses.replace(SMALL, event_backgrounds=event_backgrounds)
+    events = layout_events(config, MEDIAEVAL)
+    plans = plan_posts(config, MEDIAEVAL)
+    grey = np.array(
+        [
+            np.mean(
+                make_post(config, MEDIAEVAL, p, events[p.event]).image_scene.background.colour_a
+            )
+            for p in plans
+        ]
+    )
+    event = np.array([p.event for p in plans])
+    means = {e: grey[event == e].mean() for e in set(event)}
+    between = np.mean([(means[e] - grey.mean()) ** 2 for e in event])
+    explained = between / grey.var()
+    if event_backgrounds:
+        assert explained > 0.5, explained
+    else:
+        assert explained < 0.15, explained  # chance: about 10 events / 200 posts = 0.05
+
+
 def test_parsed_claims_of_every_template_hold_and_perturbations_break_them():
     config = SceneConfig(image_size=96)
     event = make_event(0, WEIBO, 0, n_shapes=4, n_colours=5)
