@@ -60,3 +60,18 @@ def best_checkpoint_location(run_dir: str, metric: str, mode: str = "max") -> tu
         return max(states, key=_step)
     pick = max if mode == "max" else min
     return pick(scored, key=lambda pair: pair[0])[1]
+
+
+def check_resumable(loop: Any, model_config: dict[str, Any]) -> None:
+    """A run resumes only with the model it was started with (the same ``--run-name`` after a
+    flag or preset changed would otherwise finish an old run, or load its weights into another
+    model)."""
+    state = latest_checkpoint_state(loop.storage_path, loop.run_name)
+    saved = (state or {}).get("extras", {}).get("model_config")
+    current = json.loads(json.dumps(model_config))  # as the checkpoint holds it (tuples: lists)
+    if saved is not None and saved != current:
+        changed = sorted(k for k in current if saved.get(k) != current[k])
+        raise ValueError(
+            f"run {loop.run_name!r} under {loop.storage_path} was started with another model "
+            f"config ({', '.join(changed)} differ): pass another --run-name or remove the run"
+        )

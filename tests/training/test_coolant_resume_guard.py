@@ -9,7 +9,7 @@ import pytest
 from crossmodal_ray.models.coolant.config import CoolantConfig
 from crossmodal_ray.training.checkpointing import STATE_FILE
 from crossmodal_ray.training.loop_config import TrainLoopConfig
-from crossmodal_ray.training.tasks.coolant_experiment import check_resumable
+from crossmodal_ray.training.run_checkpoints import check_resumable
 
 
 def _write_checkpoint(root, run_name: str, model_config: dict) -> None:

@@ -20,6 +20,7 @@ from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.pipelines.core.shard_reader import read_split
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.metrics.classification import classification_metrics, majority_class
+from crossmodal_ray.training.run_checkpoints import check_resumable
 from crossmodal_ray.training.tasks.coolant import CoolantTask
 from crossmodal_ray.training.tasks.coolant_collate import NEWS_COLUMNS, TEXT_FEATURES
 from crossmodal_ray.training.tasks.coolant_evaluation import CLASS_NAMES, detection_metrics
@@ -54,22 +55,6 @@ def _rows(dataset, columns: tuple[str, ...]) -> Any:
     return dataset.select_columns(list(columns)).iter_batches(
         batch_size=EVAL_BATCH, batch_format="numpy"
     )
-
-
-def check_resumable(loop: TrainLoopConfig, model_config: dict[str, Any]) -> None:
-    """A run resumes only with the model it was started with (the same ``--run-name`` after a
-    flag or preset changed would otherwise finish an old run, or load its weights into another
-    model)."""
-    from crossmodal_ray.training.run_checkpoints import latest_checkpoint_state
-
-    state = latest_checkpoint_state(loop.storage_path, loop.run_name)
-    saved = (state or {}).get("extras", {}).get("model_config")
-    if saved is not None and saved != model_config:
-        changed = sorted(k for k in model_config if saved.get(k) != model_config[k])
-        raise ValueError(
-            f"run {loop.run_name!r} under {loop.storage_path} was started with another model "
-            f"config ({', '.join(changed)} differ): pass another --run-name or remove the run"
-        )
 
 
 def train_variant(
