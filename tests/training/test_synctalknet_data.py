@@ -1,0 +1,94 @@
+"""SyncTalkNet's collate (variable-length segments padded and masked) and the desynchronised
+evaluation copy (each corruption does what the paper says, relabels, and is seeded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crossmodal_ray.training.tasks.synctalknet_collate import (
+    IGNORE_LABEL,
+    collate_segments,
+    segment_arrays,
+)
+from crossmodal_ray.training.tasks.synctalknet_desync import (
+    CORRUPTIONS,
+    Segment,
+    corrupt_audio,
+    desynchronise,
+)
+
+
+def _row(t: int, size: int = 8, speaking: bool = True, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "frames": rng.integers(0, 255, (t, size, size), dtype=np.uint8).tobytes(),
+        "mfcc": rng.normal(size=(4 * t, 13)).astype("<f4").tobytes(),
+        "labels": np.array([int(speaking)] * t, np.int8),
+        "num_frames": np.int32(t),
+        "frame_size": np.int32(size),
+    }
+
+
+def test_collate_pads_to_the_longest_and_masks():
+    rows = [_row(5, seed=1), _row(9, seed=2, speaking=False), _row(3, seed=3)]
+    batch = {k: np.array([r[k] for r in rows], dtype=object) for k in rows[0]}
+    out = collate_segments(batch)
+    assert out["visual"].shape == (3, 9, 8, 8) and out["audio"].shape == (3, 36, 13)
+    assert out["mask"].sum(1).tolist() == [5, 9, 3]
+    assert (out["labels"][~out["mask"]] == IGNORE_LABEL).all()
+    assert out["labels"][0, :5].tolist() == [1] * 5 and out["labels"][1, :9].tolist() == [0] * 9
+    frames, mfcc, _ = segment_arrays(rows[2])
+    assert np.array_equal(out["visual"][2, :3].numpy(), frames)
+    assert np.array_equal(out["audio"][2, :12].numpy(), mfcc)
+    assert (out["audio"][2, 12:] == 0).all() and (out["visual"][2, 3:] == 0).all()
+
+
+def _segment(video: str, t: int, speaking: bool, seed: int) -> Segment:
+    rng = np.random.default_rng(seed)
+    mfcc = rng.normal(size=(4 * t, 13)).astype(np.float32)
+    return Segment(video, np.zeros((t, 4, 4), np.uint8), mfcc, np.full(t, int(speaking)))
+
+
+def test_each_corruption():
+    rng = np.random.default_rng(0)
+    seg = _segment("a", 50, True, 1)
+    silence = np.arange(13, dtype=np.float32)
+    donor = _segment("b", 20, True, 2)
+    shifted = corrupt_audio(seg, "shift", rng, silence, [donor])
+    assert np.array_equal(shifted[100:], seg.mfcc[:100])
+    assert np.array_equal(corrupt_audio(seg, "flip", rng, silence, [donor]), seg.mfcc[::-1])
+    repeated = corrupt_audio(seg, "repeat", rng, silence, [donor])
+    # a chunk of <= 0.8 s (80 rows) of the segment, tiled: the rows repeat with its period
+    period = next(p for p in range(20, 81) if np.array_equal(repeated[p:], repeated[:-p]))
+    assert period <= 80 and any(
+        np.array_equal(repeated[:period], seg.mfcc[s : s + period]) for s in range(200 - period)
+    )
+    assert (corrupt_audio(seg, "silence", rng, silence, [donor]) == silence).all()
+    swapped = corrupt_audio(seg, "swap", rng, silence, [donor, seg])
+    assert np.array_equal(swapped[:80], donor.mfcc) and np.array_equal(swapped[80:160], donor.mfcc)
+
+
+def test_desynchronise_relabels_only_corrupted_speaking_segments():
+    segments = [_segment(f"v{i % 4}", 30, speaking=i % 3 != 0, seed=i) for i in range(60)]
+    silence = np.zeros(13, np.float32)
+    out = desynchronise(segments, 0.5, CORRUPTIONS, silence, seed=3)
+    assert len(out) == len(segments)
+    corrupted = [o for o in out if o.corruption]
+    assert 10 < len(corrupted) < 30  # about half of the 40 speaking segments
+    assert {o.corruption for o in corrupted} == set(CORRUPTIONS)
+    for before, after in zip(segments, out, strict=True):
+        if after.corruption:
+            assert before.labels.max() == 1 and after.labels.max() == 0
+            assert not np.array_equal(before.mfcc, after.mfcc)
+        else:
+            assert after is before
+    again = desynchronise(segments, 0.5, CORRUPTIONS, silence, seed=3)
+    assert [o.corruption for o in again] == [o.corruption for o in out]
+    every = desynchronise(segments, 1.0, ("flip",), silence)
+    assert [o.corruption for o in every] == ["flip" if s.labels.max() else "" for s in segments]
+
+
+def test_unknown_corruption_is_refused():
+    with pytest.raises(ValueError, match="corruptions"):
+        desynchronise([], 0.5, ("echo",), np.zeros(13))
