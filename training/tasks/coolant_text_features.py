@@ -8,8 +8,8 @@ the encoder's forward pass (about 20 GFLOP per batch of 32 posts) from every tra
 
 How: the distinct texts of all splits (a repeated tweet, one text per image of a multi-image
 post: encoded once) go through one Ray Data pass whose actors (``concurrency``, each loading
-the encoder once) encode them; a table text -> features (1.5 KB per text with MiniLM) goes with
-a cheap per-block lookup that adds the column to each split. One encoder load per actor for the whole corpus,
+the encoder once) encode them; a table text -> features (1.5 KB per text with MiniLM) is put in
+the object store once and a cheap per-block lookup adds the column to each split. One encoder load per actor for the whole corpus,
 and the images never travel through the encoding actors.
 """
 
@@ -54,11 +54,23 @@ def _distinct_texts(datasets: dict[str, Any]) -> list[str]:
             batch_size=4096, batch_format="numpy"
         ):
             texts.update(str(t) for t in batch["text"])
-    return sorted(texts)
+    return sorted(texts, key=lambda t: (len(t), t))  # similar lengths together: less padding
 
 
-def _add_features(batch: dict[str, Any], table: dict[str, np.ndarray]) -> dict[str, Any]:
-    batch[TEXT_FEATURES] = np.stack([table[str(t)] for t in batch["text"]]).astype(np.float32)
+_TABLES: dict[str, tuple[dict[str, int], np.ndarray]] = {}  # per worker process, by object id
+
+
+def _add_features(batch: dict[str, Any], table_ref: list[Any]) -> dict[str, Any]:
+    """Look the batch's texts up in the table (fetched once per worker process: passing the
+    table itself would pickle it into every task, 9 s per split on the sample corpus)."""
+    import ray
+
+    key = table_ref[0].hex()
+    if key not in _TABLES:
+        _TABLES.clear()
+        _TABLES[key] = ray.get(table_ref[0])
+    rows, features = _TABLES[key]
+    batch[TEXT_FEATURES] = features[[rows[str(t)] for t in batch["text"]]]
     return batch
 
 
@@ -78,12 +90,15 @@ def with_text_features(
         batch_format="numpy",
         compute=ActorPoolStrategy(size=max(1, concurrency)),
     )
-    table: dict[str, np.ndarray] = {}
+    rows: dict[str, int] = {}
+    chunks = []
     for batch in encoded.iter_batches(batch_size=4096, batch_format="numpy"):
-        table.update(zip((str(t) for t in batch["text"]), batch[TEXT_FEATURES], strict=True))
+        rows.update((str(t), len(rows)) for t in batch["text"])
+        chunks.append(np.asarray(batch[TEXT_FEATURES], np.float32))
+    table_ref = [ray.put((rows, np.concatenate(chunks)))]  # in a list: Ray Data passes it as is
     out = {}
     for name, dataset in datasets.items():
-        mapped = dataset.map_batches(_add_features, fn_args=(table,), batch_format="numpy")
+        mapped = dataset.map_batches(_add_features, fn_args=(table_ref,), batch_format="numpy")
         options = mapped.context.execution_options
         preserve = options.preserve_order
         options.preserve_order = True
