@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from crossmodal_ray.training.tasks.synctalknet_collate import (
     IGNORE_LABEL,
@@ -17,6 +18,7 @@ from crossmodal_ray.training.tasks.synctalknet_desync import (
     corrupt_audio,
     desynchronise,
 )
+from crossmodal_ray.training.tasks.synctalknet_evaluation import sync_metrics
 
 
 def _row(t: int, size: int = 8, speaking: bool = True, seed: int = 0) -> dict:
@@ -92,3 +94,45 @@ def test_desynchronise_relabels_only_corrupted_speaking_segments():
 def test_unknown_corruption_is_refused():
     with pytest.raises(ValueError, match="corruptions"):
         desynchronise([], 0.5, ("echo",), np.zeros(13))
+
+
+class _AudioEnergyModel:
+    """Scores a frame by its MFCC's first coefficient (a model that only listens)."""
+
+    training = False
+
+    def eval(self):
+        return self
+
+    def train(self, mode: bool = True):
+        return self
+
+    def __call__(self, visual, audio, mask):
+        energy = audio[..., 0].reshape(audio.shape[0], -1, 4).mean(-1)
+        return {"speaking_probability": torch.sigmoid(energy) * mask}
+
+
+def test_sync_metrics_clean_is_in_sync_tracks_and_desync_is_built_from_them():
+    rng = np.random.default_rng(0)
+    segments = []
+    for i in range(40):
+        speaking = i % 2 == 0
+        mfcc = rng.normal(size=(80, 13)).astype(np.float32)
+        mfcc[:, 0] += 3.0 if speaking else -3.0  # loud when speaking: a listening model is perfect
+        labels = np.full(20, int(speaking))
+        in_sync = i < 30
+        if not in_sync:
+            labels[:] = 0  # a dubbed track: loud, but not an active speaker
+        segments.append(
+            Segment(f"v{i}", np.zeros((20, 4, 4), np.uint8), mfcc, labels, in_sync=in_sync)
+        )
+    metrics = sync_metrics(
+        _AudioEnergyModel(), segments, torch.device("cpu"), np.full(13, -9.0, np.float32), 0.5
+    )
+    assert metrics["clean"]["frames"] == 30 * 20 and metrics["clean"]["auc"] == 1.0
+    assert metrics["recorded"]["frames"] == 40 * 20 and metrics["recorded"]["auc"] < 1.0
+    assert metrics["recorded"]["out_of_sync_segments"] == 10
+    # about half of the 15 in-sync speaking tracks corrupted; a model that only listens is
+    # fooled by every corruption but silence
+    assert 3 <= metrics["desync"]["corrupted_segments"] <= 12
+    assert metrics["desync"]["auc"] < 0.95

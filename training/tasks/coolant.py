@@ -26,6 +26,7 @@ from crossmodal_ray.models.coolant.model import CoolantModel
 from crossmodal_ray.training.optimizers import OptimizerSpec, ParamGroup
 from crossmodal_ray.training.tasks.coolant_collate import NEWS_COLUMNS, collate_posts, model_inputs
 from crossmodal_ray.training.tasks.coolant_evaluation import detection_metrics
+from crossmodal_ray.training.validation_rows import rank_zero_validation_batches
 
 VAL_DATASET = "val"
 LOSS_TERMS = ("detection_loss", "itc_loss", "soft_loss", "auxiliary_loss", "fusion_weight")
@@ -78,15 +79,9 @@ class CoolantTask:
 
     def validation_metrics(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         """Accuracy and F1 on the whole ``val`` dataset (rank 0; ``{}`` elsewhere)."""
-        import ray.train
-
-        if ray.train.get_context().get_world_rank() != 0:
+        rows = rank_zero_validation_batches(VAL_DATASET, 128)
+        if rows is None:
             return {}
-        try:
-            shard = ray.train.get_dataset_shard(VAL_DATASET)
-        except KeyError:
-            return {}
-        rows = shard.iter_batches(batch_size=128, batch_format="numpy")
         metrics = detection_metrics(model, rows, device)
         return {f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "macro_f1")}
 

@@ -25,6 +25,7 @@ from crossmodal_ray.models.synctalknet.config import SyncTalkNetConfig
 from crossmodal_ray.models.synctalknet.model import SyncTalkNet
 from crossmodal_ray.training.tasks.synctalknet_collate import AV_COLUMNS, collate_segments
 from crossmodal_ray.training.tasks.synctalknet_evaluation import read_segments, sync_metrics
+from crossmodal_ray.training.validation_rows import rank_zero_validation_batches
 
 VAL_DATASET = "val"
 LOSS_TERMS = ("av_loss", "audio_loss", "visual_loss", "exchange_loss", "exchange_pairs")
@@ -68,15 +69,9 @@ class SyncTalkNetTask:
 
     def validation_metrics(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         """Clean and desynchronised frame metrics on the whole ``val`` dataset (rank 0)."""
-        import ray.train
-
-        if ray.train.get_context().get_world_rank() != 0:
+        rows = rank_zero_validation_batches(VAL_DATASET, 16)
+        if rows is None:
             return {}
-        try:
-            shard = ray.train.get_dataset_shard(VAL_DATASET)
-        except KeyError:
-            return {}
-        rows = shard.iter_batches(batch_size=16, batch_format="numpy")
         segments = read_segments(rows)
         metrics = sync_metrics(
             model, segments, device, np.asarray(self.silence_mfcc, np.float32), self.desync_p

@@ -24,6 +24,7 @@ from crossmodal_ray.models.vgbert.model import VGBERTModel
 from crossmodal_ray.training.optimizers import OptimizerSpec, ParamGroup
 from crossmodal_ray.training.tasks.vgbert_collate import collate_pairs
 from crossmodal_ray.training.tasks.vgbert_retrieval import retrieval_metrics
+from crossmodal_ray.training.validation_rows import rank_zero_validation_batches
 
 VAL_DATASET = "val"
 PAIR_COLUMNS = ("sample_id", "image", "captions")
@@ -72,15 +73,9 @@ class VGBERTTask:
 
     def validation_metrics(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         """Retrieval on the whole ``val`` dataset (rank 0; ``{}`` elsewhere)."""
-        import ray.train
-
-        if ray.train.get_context().get_world_rank() != 0:
+        rows = rank_zero_validation_batches(VAL_DATASET, 128)
+        if rows is None:
             return {}
-        try:
-            shard = ray.train.get_dataset_shard(VAL_DATASET)
-        except KeyError:
-            return {}
-        rows = shard.iter_batches(batch_size=128, batch_format="numpy")
         metrics = retrieval_metrics(model, rows, device, prefix="val_")
         return {k: v for k, v in metrics.items() if not k.startswith("val_chance")}
 

@@ -29,6 +29,7 @@ from crossmodal_ray.training.tasks.vgbert_grounding_collate import (
     collate_grounding,
 )
 from crossmodal_ray.training.tasks.vgbert_grounding_eval import MODEL_INPUTS, grounding_metrics
+from crossmodal_ray.training.validation_rows import rank_zero_validation_batches
 
 VAL_DATASET = "val"
 LOSS_TERMS = ("object_loss", "pair_loss", "relation_loss", "localization_loss")
@@ -98,15 +99,9 @@ class VGBERTGroundingTask:
 
     def validation_metrics(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         """Stage-2 metrics on the whole ``val`` dataset (rank 0; ``{}`` elsewhere)."""
-        import ray.train
-
-        if ray.train.get_context().get_world_rank() != 0:
+        rows = rank_zero_validation_batches(VAL_DATASET, 64)
+        if rows is None:
             return {}
-        try:
-            shard = ray.train.get_dataset_shard(VAL_DATASET)
-        except KeyError:
-            return {}
-        rows = shard.iter_batches(batch_size=64, batch_format="numpy")
         metrics = grounding_metrics(model, rows, device, prefix="val_")
         return {k: v for k, v in metrics.items() if not k.startswith("val_chance")}
 

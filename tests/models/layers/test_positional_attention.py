@@ -17,13 +17,7 @@ from crossmodal_ray.models.layers.positional_attention import (
 DIM = 16
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only contend on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def layer(positional_encoding: bool) -> PositionalAttentionLayer:

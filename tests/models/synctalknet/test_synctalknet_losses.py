@@ -14,14 +14,7 @@ from crossmodal_ray.models.synctalknet.masked_norm import (
     masked_time_mean,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only contend on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_masked_cross_entropy_is_the_mean_over_valid_labelled_frames_only():

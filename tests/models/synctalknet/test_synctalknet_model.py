@@ -13,13 +13,7 @@ from crossmodal_ray.models.synctalknet import SyncTalkNet, SyncTalkNetConfig
 LENGTHS = (14, 10, 7)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only contend on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def warmed_up_model(**overrides) -> SyncTalkNet:

@@ -12,13 +12,7 @@ from crossmodal_ray.models.synctalknet import SyncTalkNet
 STEPS = 50
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only contend on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_tiny_model_overfits_a_synchronised_batch():
