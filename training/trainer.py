@@ -161,3 +161,19 @@ def load_best_weights(
     with best.as_directory() as directory:
         load_model_weights(directory, model)
     return storage.with_scheme_of(storage_path, best.path)
+
+
+def train_and_load_best(
+    task: TrainingTask,
+    loop: TrainLoopConfig,
+    train: ray.data.Dataset | BlockPlan,
+    val: ray.data.Dataset,
+    model,
+) -> tuple[ray.train.Result, str]:
+    """Train ``task`` validated on ``val`` (the ``"val"`` extra dataset), load the best validated
+    checkpoint's weights into ``model``; returns the result and that checkpoint's location. A
+    failed run raises its error."""
+    result = run_training(task, loop, train, extra_datasets={"val": val})
+    if result.error:
+        raise result.error
+    return result, load_best_weights(result, task, model, loop.storage_path)

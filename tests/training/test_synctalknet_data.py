@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from crossmodal_ray.training.metrics.ava_map import frame_metrics
 from crossmodal_ray.training.tasks.synctalknet_collate import (
     IGNORE_LABEL,
     collate_segments,
@@ -18,7 +19,7 @@ from crossmodal_ray.training.tasks.synctalknet_desync import (
     corrupt_audio,
     desynchronise,
 )
-from crossmodal_ray.training.tasks.synctalknet_evaluation import sync_metrics
+from crossmodal_ray.training.tasks.synctalknet_evaluation import speaking_scores, sync_metrics
 
 
 def _row(t: int, size: int = 8, speaking: bool = True, seed: int = 0) -> dict:
@@ -126,9 +127,8 @@ def test_sync_metrics_clean_is_in_sync_tracks_and_desync_is_built_from_them():
         segments.append(
             Segment(f"v{i}", np.zeros((20, 4, 4), np.uint8), mfcc, labels, in_sync=in_sync)
         )
-    metrics = sync_metrics(
-        _AudioEnergyModel(), segments, torch.device("cpu"), np.full(13, -9.0, np.float32), 0.5
-    )
+    silence = np.full(13, -9.0, np.float32)
+    metrics = sync_metrics(_AudioEnergyModel(), segments, torch.device("cpu"), silence, 0.5)
     assert metrics["clean"]["frames"] == 30 * 20 and metrics["clean"]["auc"] == 1.0
     assert metrics["recorded"]["frames"] == 40 * 20 and metrics["recorded"]["auc"] < 1.0
     assert metrics["recorded"]["out_of_sync_segments"] == 10
@@ -136,3 +136,10 @@ def test_sync_metrics_clean_is_in_sync_tracks_and_desync_is_built_from_them():
     # fooled by every corruption but silence
     assert 3 <= metrics["desync"]["corrupted_segments"] <= 12
     assert metrics["desync"]["auc"] < 0.95
+    # only the corrupted segments were rescored: the same as scoring the whole copy
+    copy = desynchronise([s for s in segments if s.in_sync], 0.5, CORRUPTIONS, silence, 0)
+    whole = frame_metrics(
+        np.concatenate([s.labels for s in copy]),
+        np.concatenate(speaking_scores(_AudioEnergyModel(), copy, torch.device("cpu"))),
+    )
+    assert whole["auc"] == metrics["desync"]["auc"] and whole["ap"] == metrics["desync"]["ap"]

@@ -70,21 +70,17 @@ def train_variant(
     ``report_split``."""
     from crossmodal_ray.training.trainer import (
         best_validation_value,
-        load_best_weights,
-        run_training,
+        train_and_load_best,
     )
 
     task = CoolantTask(config.to_dict(), name=name, columns=columns)
     variant_loop = dataclasses.replace(loop, run_name=f"{loop.run_name}_{name}")
     check_resumable(variant_loop, task.model_config)
     log(f"[train_coolant] {name}: training '{variant_loop.run_name}'")
-    result = run_training(
-        task, variant_loop, splits["train"], extra_datasets={"val": splits["val"]}
-    )
-    if result.error:
-        raise result.error
     model = CoolantModel(config)
-    best_location = load_best_weights(result, task, model, loop.storage_path)
+    result, best_location = train_and_load_best(
+        task, variant_loop, splits["train"], splits["val"], model
+    )
     metrics = detection_metrics(model, _rows(splits[report_split], columns), torch.device("cpu"))
     metrics.update(
         best_val_accuracy=best_validation_value(result, task),

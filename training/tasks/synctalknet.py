@@ -14,7 +14,7 @@ copy and never on test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,7 @@ class SyncTalkNetTask:
     """
 
     model_config: dict[str, Any]
-    silence_mfcc: list[float] = field(default_factory=lambda: [0.0] * 13)
+    silence_mfcc: list[float]
     desync_p: float = 0.5
     name: str = "synctalknet"
     columns: tuple[str, ...] = AV_COLUMNS

@@ -108,23 +108,34 @@ def sync_metrics(
     p: float = 0.5,
     seed: int = 0,
     per_corruption: bool = False,
+    scores: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Frame metrics on the in-sync ``segments`` (``clean``), on their desynchronised copy with
     every corruption (``desync``), with ``per_corruption`` on a copy with one corruption each,
-    and on all ``segments`` as recorded (``recorded``) when some are out of sync."""
-    clean = [s for s in segments if s.in_sync]
-    out: dict[str, Any] = {"clean": _frames(clean, speaking_scores(model, clean, device))}
+    and on all ``segments`` as recorded (``recorded``) when some are out of sync.
+
+    ``scores``: the segments' :func:`speaking_scores` when the caller has them. Each segment is
+    scored once; a copy rescores only its corrupted segments (a segment's scores do not depend
+    on what it is batched with)."""
+    if scores is None:
+        scores = speaking_scores(model, segments, device)
+    kept = [i for i, s in enumerate(segments) if s.in_sync]
+    clean, clean_scores = [segments[i] for i in kept], [scores[i] for i in kept]
+    out: dict[str, Any] = {"clean": _frames(clean, clean_scores)}
     if len(clean) < len(segments):
-        recorded = _frames(segments, speaking_scores(model, segments, device))
+        recorded = _frames(segments, scores)
         out["recorded"] = {**recorded, "out_of_sync_segments": len(segments) - len(clean)}
     copies = {"desync": CORRUPTIONS}
     if per_corruption:
         copies.update({kind: (kind,) for kind in CORRUPTIONS})
     for name, kinds in copies.items():
         copy = desynchronise(clean, p, kinds, silence, seed)
-        corrupted = sum(bool(s.corruption) for s in copy)
-        metrics = _frames(copy, speaking_scores(model, copy, device))
-        out[name] = {**metrics, "corrupted_segments": corrupted}
+        corrupted = [i for i, s in enumerate(copy) if s.corruption]
+        copy_scores = list(clean_scores)
+        rescored = speaking_scores(model, [copy[i] for i in corrupted], device)
+        for i, segment_scores in zip(corrupted, rescored, strict=True):
+            copy_scores[i] = segment_scores
+        out[name] = {**_frames(copy, copy_scores), "corrupted_segments": len(corrupted)}
     return out
 
 

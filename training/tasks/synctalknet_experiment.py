@@ -58,26 +58,24 @@ def train_variant(
     """Train one variant, load its best validation epoch, score ``report_split``."""
     from crossmodal_ray.training.trainer import (
         best_validation_value,
-        load_best_weights,
-        run_training,
+        train_and_load_best,
     )
 
     variant_loop = dataclasses.replace(loop, run_name=f"{loop.run_name}_{name}")
     check_resumable(variant_loop, task.model_config)
     log(f"[train_synctalknet] {name}: training '{variant_loop.run_name}'")
-    result = run_training(
-        task, variant_loop, splits["train"], extra_datasets={"val": splits["val"]}
-    )
-    if result.error:
-        raise result.error
     model = SyncTalkNet(task.config)
-    best_location = load_best_weights(result, task, model, loop.storage_path)
+    result, best_location = train_and_load_best(
+        task, variant_loop, splits["train"], splits["val"], model
+    )
     rows = splits[report_split].select_columns(list(EVAL_COLUMNS))
     segments = read_segments(rows.iter_batches(batch_size=16, batch_format="numpy"))
     device = torch.device("cpu")
     silence = np.asarray(task.silence_mfcc, np.float32)
-    metrics = sync_metrics(model, segments, device, silence, task.desync_p, per_corruption=True)
     scores = speaking_scores(model, segments, device)
+    metrics = sync_metrics(
+        model, segments, device, silence, task.desync_p, per_corruption=True, scores=scores
+    )
     clean = [i for i, s in enumerate(segments) if s.in_sync]
     metrics["ava"] = ava_map([segments[i] for i in clean], [scores[i] for i in clean])
     metrics["ava_recorded"] = ava_map(segments, scores)

@@ -52,8 +52,7 @@ def run_vgbert_experiment(
     """Train and evaluate (see the module docstring); returns the job's metrics JSON."""
     from crossmodal_ray.training.trainer import (
         best_validation_value,
-        load_best_weights,
-        run_training,
+        train_and_load_best,
     )
 
     rows = {split: info["rows"] for split, info in manifest["splits"].items()}
@@ -65,11 +64,8 @@ def run_vgbert_experiment(
     }
     task = VGBERTTask(model_config.to_dict())
     log(f"[train_vgbert] training '{loop.run_name}' on {loop.num_workers} worker(s), rows {rows}")
-    result = run_training(task, loop, splits["train"], extra_datasets={"val": splits["val"]})
-    if result.error:
-        raise result.error
     model = VGBERTModel(model_config)
-    best_location = load_best_weights(result, task, model, loop.storage_path)
+    result, best_location = train_and_load_best(task, loop, splits["train"], splits["val"], model)
     device = torch.device("cpu")
     log(f"[train_vgbert] retrieval on the {report_split} split: best epoch, untrained model")
     metrics = retrieval_metrics(model, _rows(splits[report_split]), device)

@@ -51,8 +51,7 @@ def run_grounding_experiment(
     ``baseline_untrained_*`` and ``stage2_*`` bookkeeping."""
     from crossmodal_ray.training.trainer import (
         best_validation_value,
-        load_best_weights,
-        run_training,
+        train_and_load_best,
     )
 
     rows = {split: info["rows"] for split, info in manifest["splits"].items()}
@@ -72,11 +71,8 @@ def run_grounding_experiment(
         f"'{loop.run_name}' from {stage1_checkpoint}, rows {rows}"
     )
     task = VGBERTGroundingTask(model_config.to_dict(), grounding.to_dict(), stage1_checkpoint)
-    result = run_training(task, loop, splits["train"], extra_datasets={"val": splits["val"]})
-    if result.error:
-        raise result.error
     model = build_grounding_model(model_config.to_dict(), grounding.to_dict())
-    best_location = load_best_weights(result, task, model, loop.storage_path)
+    result, best_location = train_and_load_best(task, loop, splits["train"], splits["val"], model)
     device = torch.device("cpu")
     log(f"[stage2] objects and relations on the {report_split} split: best epoch, untrained heads")
     counts = vocabulary.predicate_counts
