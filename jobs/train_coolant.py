@@ -35,7 +35,8 @@ from crossmodal_ray.training.ray_runtime import apply_local_ray_env, init_ray
 apply_local_ray_env()
 
 from crossmodal_ray.models.coolant.config import CoolantConfig  # noqa: E402
-from crossmodal_ray.pipelines.core.manifest import has_manifest, json_safe, read_manifest  # noqa: E402
+from crossmodal_ray.pipelines.core.manifest import json_safe  # noqa: E402
+from crossmodal_ray.pipelines.core.raw_freshness import reusable_manifest  # noqa: E402
 from crossmodal_ray.pipelines.core.runner import IngestConfig, layout_corpus_name  # noqa: E402
 from crossmodal_ray.pipelines.news.ingest import run_news_ingest  # noqa: E402
 from crossmodal_ray.pipelines.news.source import SAMPLE_NEWS_DIR, NewsSourceConfig  # noqa: E402
@@ -109,9 +110,9 @@ def prepare_corpus(flags: CoolantRunFlags, image_size: int) -> tuple[str, dict]:
         log(f"[sample] news sample corpus at {SAMPLE_NEWS_DIR}")
         raw = str(Path(make_news_corpus(SAMPLE_NEWS_DIR)) / flags.format)
     corpus = flags.corpus or layout_corpus_name(raw)
-    if has_manifest(flags.shards_dir, corpus) and not flags.reingest:
-        log(f"[corpus] reusing the finished corpus {corpus} (pass --reingest to rebuild)")
-        return corpus, read_manifest(flags.shards_dir, corpus)
+    manifest = reusable_manifest(flags.shards_dir, corpus, raw, flags.reingest, log)
+    if manifest is not None:
+        return corpus, manifest
     log(f"[corpus] ingesting {raw} ({flags.format}, split by {flags.split_by}) into {corpus}")
     source = NewsSourceConfig(
         source=raw, format=flags.format, split_by=flags.split_by, image_size=image_size

@@ -41,7 +41,8 @@ apply_local_ray_env()
 
 from crossmodal_ray.models.vgbert.config import VGBERTConfig  # noqa: E402
 from crossmodal_ray.models.vgbert.grounding_config import GroundingConfig  # noqa: E402
-from crossmodal_ray.pipelines.core.manifest import has_manifest, json_safe, read_manifest  # noqa: E402
+from crossmodal_ray.pipelines.core.manifest import json_safe  # noqa: E402
+from crossmodal_ray.pipelines.core.raw_freshness import reusable_manifest  # noqa: E402
 from crossmodal_ray.pipelines.core.runner import IngestConfig, layout_corpus_name  # noqa: E402
 from crossmodal_ray.pipelines.image_text.ingest import run_image_text_ingest  # noqa: E402
 from crossmodal_ray.pipelines.image_text.source import ImageTextSourceConfig  # noqa: E402
@@ -120,9 +121,9 @@ def ingest(
     raw: str, fmt: str, corpus: str, flags: VGBERTRunFlags, image_size: int, **source: str
 ) -> dict:
     """Ingest ``raw`` into ``corpus`` unless it is already finished; its manifest."""
-    if has_manifest(flags.shards_dir, corpus) and not flags.reingest:
-        log(f"[corpus] reusing the finished corpus {corpus} (pass --reingest to rebuild)")
-        return read_manifest(flags.shards_dir, corpus)
+    manifest = reusable_manifest(flags.shards_dir, corpus, raw, flags.reingest, log)
+    if manifest is not None:
+        return manifest
     log(f"[corpus] ingesting {raw} ({fmt}) into {corpus} under {flags.shards_dir}")
     config = ImageTextSourceConfig(source=raw, format=fmt, image_size=image_size, **source)
     return run_image_text_ingest(config, IngestConfig(out=flags.shards_dir, corpus=corpus), log=log)

@@ -62,16 +62,31 @@ def best_checkpoint_location(run_dir: str, metric: str, mode: str = "max") -> tu
     return pick(scored, key=lambda pair: pair[0])[1]
 
 
-def check_resumable(loop: Any, model_config: dict[str, Any]) -> None:
-    """A run resumes only with the model it was started with (the same ``--run-name`` after a
-    flag or preset changed would otherwise finish an old run, or load its weights into another
-    model)."""
+def corpus_identity(manifest: dict[str, Any]) -> str:
+    """Which ingest of a corpus a run trains on: its name and when its manifest was written
+    (an ingest run again, on new or changed inputs, gets a new identity)."""
+    return f"{manifest.get('corpus', '')}@{manifest.get('created_at', '')}"
+
+
+def check_resumable(loop: Any, model_config: dict[str, Any], corpus_id: str | None = None) -> None:
+    """A run resumes only with the model it was started with, and on the same ingest of its
+    corpus (``corpus_id``, from :func:`corpus_identity`): the same ``--run-name`` after a flag,
+    a preset or the corpus changed would otherwise finish an old run, or load its weights into
+    another model. Checkpoints that hold no corpus identity are checked on the model only."""
     state = latest_checkpoint_state(loop.storage_path, loop.run_name)
-    saved = (state or {}).get("extras", {}).get("model_config")
+    extras = (state or {}).get("extras", {})
+    saved = extras.get("model_config")
     current = json.loads(json.dumps(model_config))  # as the checkpoint holds it (tuples: lists)
     if saved is not None and saved != current:
         changed = sorted(k for k in current if saved.get(k) != current[k])
         raise ValueError(
             f"run {loop.run_name!r} under {loop.storage_path} was started with another model "
             f"config ({', '.join(changed)} differ): pass another --run-name or remove the run"
+        )
+    saved_corpus = extras.get("corpus_id")
+    if corpus_id and saved_corpus and saved_corpus != corpus_id:
+        raise ValueError(
+            f"run {loop.run_name!r} under {loop.storage_path} was trained on {saved_corpus}, "
+            f"not on this ingest ({corpus_id}): the corpus was ingested again; pass another "
+            "--run-name or remove the run"
         )

@@ -3,6 +3,8 @@ evaluation copy (each corruption does what the paper says, relabels, and is seed
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -128,7 +130,9 @@ def test_sync_metrics_clean_is_in_sync_tracks_and_desync_is_built_from_them():
             Segment(f"v{i}", np.zeros((20, 4, 4), np.uint8), mfcc, labels, in_sync=in_sync)
         )
     silence = np.full(13, -9.0, np.float32)
-    metrics = sync_metrics(_AudioEnergyModel(), segments, torch.device("cpu"), silence, 0.5)
+    metrics = sync_metrics(
+        _AudioEnergyModel(), segments, torch.device("cpu"), silence, 0.5, copies=1
+    )
     assert metrics["clean"]["frames"] == 30 * 20 and metrics["clean"]["auc"] == 1.0
     assert metrics["recorded"]["frames"] == 40 * 20 and metrics["recorded"]["auc"] < 1.0
     assert metrics["recorded"]["out_of_sync_segments"] == 10
@@ -143,3 +147,59 @@ def test_sync_metrics_clean_is_in_sync_tracks_and_desync_is_built_from_them():
         np.concatenate(speaking_scores(_AudioEnergyModel(), copy, torch.device("cpu"))),
     )
     assert whole["auc"] == metrics["desync"]["auc"] and whole["ap"] == metrics["desync"]["ap"]
+    # several copies pool their frames: each copy is drawn with the next seed
+    pooled = sync_metrics(
+        _AudioEnergyModel(), segments, torch.device("cpu"), silence, 0.5, copies=3
+    )
+    assert pooled["desync"]["frames"] == 3 * 30 * 20 and pooled["desync"]["copies"] == 3
+    in_sync = [s for s in segments if s.in_sync]
+    draws = [desynchronise(in_sync, 0.5, CORRUPTIONS, silence, k) for k in range(3)]
+    assert pooled["desync"]["corrupted_segments"] == sum(
+        bool(s.corruption) for copy in draws for s in copy
+    )
+    # sync AUC: speaking frames with their own audio against the same frames corrupted. The
+    # listening model keeps loud corrupted audio loud (shift, flip, repeat, swap: ties, 0.5)
+    # and only silence lowers it; a model that scores every frame alike sits at 0.5.
+    assert 0.5 <= pooled["desync"]["sync_auc"] < 0.9
+    with pytest.raises(ValueError, match="copies"):
+        sync_metrics(_AudioEnergyModel(), segments, torch.device("cpu"), silence, copies=0)
+
+
+def test_desynchronised_copy_does_not_depend_on_the_order_of_the_rows():
+    """Ray Data may return the rows in any order: every model must be scored on one copy."""
+    segments = [
+        dataclasses.replace(
+            _segment(f"v{i % 5}", 30, speaking=i % 3 != 0, seed=i), entity_id=f"v{i % 5}:{i}"
+        )
+        for i in range(40)
+    ]
+    silence = np.zeros(13, np.float32)
+    forward = desynchronise(segments, 0.5, CORRUPTIONS, silence, seed=7)
+    backward = desynchronise(segments[::-1], 0.5, CORRUPTIONS, silence, seed=7)
+    by_entity = {s.entity_id: s for s in backward}
+    for segment in forward:
+        other = by_entity[segment.entity_id]
+        assert segment.corruption == other.corruption
+        assert np.array_equal(segment.mfcc, other.mfcc)
+
+
+class _ConstantModel(_AudioEnergyModel):
+    def __call__(self, visual, audio, mask):
+        return {"speaking_probability": torch.full(mask.shape, 0.7) * mask}
+
+
+def test_sync_auc_is_chance_for_a_model_blind_to_synchronisation():
+    rng = np.random.default_rng(1)
+    segments = [
+        Segment(
+            f"v{i}",
+            np.zeros((20, 4, 4), np.uint8),
+            rng.normal(size=(80, 13)).astype(np.float32),
+            np.full(20, i % 2),
+            entity_id=f"v{i}:0",
+        )
+        for i in range(20)
+    ]
+    metrics = sync_metrics(_ConstantModel(), segments, torch.device("cpu"), np.zeros(13), 0.5)
+    assert metrics["desync"]["corrupted_segments"] > 0
+    assert metrics["desync"]["sync_auc"] == 0.5

@@ -43,6 +43,7 @@ class CoolantTask:
     validation_metric: str = "val_accuracy"
     validation_mode: str = "max"
     validation_datasets: tuple[str, ...] = (VAL_DATASET,)
+    corpus_id: str = ""
 
     @property
     def config(self) -> CoolantConfig:
@@ -86,4 +87,4 @@ class CoolantTask:
         return {f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "macro_f1")}
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        return {"model_config": self.model_config}
+        return {"model_config": self.model_config, "corpus_id": self.corpus_id}

@@ -20,7 +20,7 @@ from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.pipelines.core.shard_reader import read_split
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.metrics.classification import classification_metrics, majority_class
-from crossmodal_ray.training.run_checkpoints import check_resumable
+from crossmodal_ray.training.run_checkpoints import check_resumable, corpus_identity
 from crossmodal_ray.training.tasks.coolant import CoolantTask
 from crossmodal_ray.training.tasks.coolant_collate import NEWS_COLUMNS, TEXT_FEATURES
 from crossmodal_ray.training.tasks.coolant_evaluation import CLASS_NAMES, detection_metrics
@@ -65,6 +65,7 @@ def train_variant(
     columns: tuple[str, ...],
     report_split: str,
     log: Callable[[str], None],
+    corpus_id: str = "",
 ) -> dict[str, Any]:
     """Train one variant on ``columns`` of the splits, load its best validation epoch, score
     ``report_split``."""
@@ -73,9 +74,9 @@ def train_variant(
         train_and_load_best,
     )
 
-    task = CoolantTask(config.to_dict(), name=name, columns=columns)
+    task = CoolantTask(config.to_dict(), name=name, columns=columns, corpus_id=corpus_id)
     variant_loop = dataclasses.replace(loop, run_name=f"{loop.run_name}_{name}")
-    check_resumable(variant_loop, task.model_config)
+    check_resumable(variant_loop, task.model_config, corpus_id)
     log(f"[train_coolant] {name}: training '{variant_loop.run_name}'")
     model = CoolantModel(config)
     result, best_location = train_and_load_best(
@@ -127,7 +128,9 @@ def run_coolant_experiment(
     per_variant = {}
     for name in variants:
         config = dataclasses.replace(model_config, **VARIANTS[name])
-        per_variant[name] = train_variant(name, config, loop, splits, columns, report_split, log)
+        per_variant[name] = train_variant(
+            name, config, loop, splits, columns, report_split, log, corpus_identity(manifest)
+        )
     results: dict[str, Any] = {"split": report_split}
     main = per_variant.get("coolant", {})
     results.update({k: main[k] for k in REPORTED if k in main})

@@ -50,6 +50,7 @@ class SyncTalkNetTask:
     validation_metric: str = "val_auc"
     validation_mode: str = "max"
     validation_datasets: tuple[str, ...] = (VAL_DATASET,)
+    corpus_id: str = ""
 
     @property
     def config(self) -> SyncTalkNetConfig:
@@ -84,4 +85,4 @@ class SyncTalkNetTask:
         }
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        return {"model_config": self.model_config}
+        return {"model_config": self.model_config, "corpus_id": self.corpus_id}

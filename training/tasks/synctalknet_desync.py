@@ -14,7 +14,9 @@ one speaking frame), with probability ``p``, gets one corruption of its MFCC [4T
 - ``swap``: the audio of a speaking segment of another video (tiled or cut to length).
 
 Segments without speaking frames and those not drawn keep their audio and labels. The copy is a
-pure function of the rows, ``p`` and the seed.
+pure function of the set of rows, ``p`` and the seed: the draws go through the segments in the
+order of their key (video, entity, first timestamp), so the order in which a distributed read
+returns the rows changes nothing, and every model of an ablation is scored on the same copy.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class Segment:
     entity_id: str = ""
     label_timestamps: np.ndarray = field(default_factory=lambda: np.zeros(0))  # AVA rows' times
     label_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their frames
+
+
+def segment_key(segment: Segment) -> tuple[str, str, float, int]:
+    """Where a segment comes from: video, entity, first annotated timestamp, length."""
+    first = float(segment.label_timestamps[0]) if len(segment.label_timestamps) else 0.0
+    return segment.video_id, segment.entity_id, first, len(segment.labels)
 
 
 def _tile_to(chunk: np.ndarray, length: int) -> np.ndarray:
@@ -89,17 +97,17 @@ def desynchronise(
     if unknown or not kinds:
         raise ValueError(f"corruptions must be among {CORRUPTIONS}, got {kinds}")
     rng = np.random.default_rng(seed)
-    donors = [s for s in segments if s.labels.max(initial=0) > 0]
-    out = []
-    for segment in segments:
-        speaking = segment.labels.max(initial=0) > 0
-        if not speaking or rng.random() >= p:
-            out.append(segment)
+    order = sorted(range(len(segments)), key=lambda i: segment_key(segments[i]))
+    donors = [segments[i] for i in order if segments[i].labels.max(initial=0) > 0]
+    out = list(segments)
+    for index in order:
+        segment = segments[index]
+        if segment.labels.max(initial=0) <= 0 or rng.random() >= p:
             continue
         kind = kinds[int(rng.integers(len(kinds)))]
         if kind == "swap" and not any(d.video_id != segment.video_id for d in donors):
             kind = "shift"  # one video only: nothing to swap with
         mfcc = corrupt_audio(segment, kind, rng, silence, donors)
         labels = np.zeros_like(segment.labels)
-        out.append(dataclasses.replace(segment, mfcc=mfcc, labels=labels, corruption=kind))
+        out[index] = dataclasses.replace(segment, mfcc=mfcc, labels=labels, corruption=kind)
     return out

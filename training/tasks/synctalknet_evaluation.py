@@ -7,7 +7,13 @@ ROC-AUC and AP of the speaking class over every valid frame, each with its chanc
 - ``clean``: the tracks the corpus has in sync (``in_sync``), as AVA's validation set;
 - ``desync``: their desynchronised copy (:mod:`.synctalknet_desync`), whose corrupted speaking
   segments are relabelled not-speaking: a model that checks audio-visual synchronisation keeps
-  a high AUC on it;
+  a high AUC on it. With p = 0.5 a copy corrupts a random half of the speaking segments; the
+  metrics pool ``copies`` copies drawn with seeds ``seed``, ``seed + 1``, ... (each copy's
+  frames once), so that a test split of a few dozen segments does not hang on one draw. Its
+  ``sync_auc`` isolates what the copy tests: the AUC of the corrupted segments' speaking frames
+  scored with their own audio (positives) against the same frames scored with the corrupted
+  audio (negatives); a model that ignores synchronisation scores both alike (0.5), while the
+  plain ``auc`` also counts every listener and silent frame, which any model gets right;
 - ``recorded``: every track as recorded, the corpus's own out-of-sync videos (dubbed, shifted;
   labelled not-speaking) included, when it has any.
 
@@ -44,6 +50,7 @@ EVAL_COLUMNS = (
     "in_sync",
 )
 EVAL_BATCH = 8
+DESYNC_COPIES = 4
 
 
 def read_segments(batches: Iterable[dict[str, np.ndarray]]) -> list[Segment]:
@@ -100,6 +107,15 @@ def _frames(segments: list[Segment], scores: list[np.ndarray]) -> dict[str, floa
     return frame_metrics(labels, np.concatenate(scores))
 
 
+def _sync_auc(in_sync: list[np.ndarray], out_of_sync: list[np.ndarray]) -> float:
+    """AUC of speaking frames with their own audio against the same frames out of sync."""
+    if not in_sync:
+        return float("nan")
+    positives, negatives = np.concatenate(in_sync), np.concatenate(out_of_sync)
+    labels = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+    return float(frame_metrics(labels, np.concatenate([positives, negatives]))["auc"])
+
+
 def sync_metrics(
     model: Any,
     segments: list[Segment],
@@ -109,6 +125,7 @@ def sync_metrics(
     seed: int = 0,
     per_corruption: bool = False,
     scores: list[np.ndarray] | None = None,
+    copies: int = DESYNC_COPIES,
 ) -> dict[str, Any]:
     """Frame metrics on the in-sync ``segments`` (``clean``), on their desynchronised copy with
     every corruption (``desync``), with ``per_corruption`` on a copy with one corruption each,
@@ -116,7 +133,10 @@ def sync_metrics(
 
     ``scores``: the segments' :func:`speaking_scores` when the caller has them. Each segment is
     scored once; a copy rescores only its corrupted segments (a segment's scores do not depend
-    on what it is batched with)."""
+    on what it is batched with). The desynchronised metrics pool ``copies`` copies (seeds
+    ``seed`` .. ``seed + copies - 1``); ``corrupted_segments`` counts over all of them."""
+    if copies < 1:
+        raise ValueError(f"copies must be at least 1, got {copies}")
     if scores is None:
         scores = speaking_scores(model, segments, device)
     kept = [i for i, s in enumerate(segments) if s.in_sync]
@@ -125,17 +145,33 @@ def sync_metrics(
     if len(clean) < len(segments):
         recorded = _frames(segments, scores)
         out["recorded"] = {**recorded, "out_of_sync_segments": len(segments) - len(clean)}
-    copies = {"desync": CORRUPTIONS}
+    variants: dict[str, tuple[str, ...]] = {"desync": CORRUPTIONS}
     if per_corruption:
-        copies.update({kind: (kind,) for kind in CORRUPTIONS})
-    for name, kinds in copies.items():
-        copy = desynchronise(clean, p, kinds, silence, seed)
-        corrupted = [i for i, s in enumerate(copy) if s.corruption]
-        copy_scores = list(clean_scores)
-        rescored = speaking_scores(model, [copy[i] for i in corrupted], device)
-        for i, segment_scores in zip(corrupted, rescored, strict=True):
-            copy_scores[i] = segment_scores
-        out[name] = {**_frames(copy, copy_scores), "corrupted_segments": len(corrupted)}
+        variants.update({kind: (kind,) for kind in CORRUPTIONS})
+    for name, kinds in variants.items():
+        pooled: list[Segment] = []
+        pooled_scores: list[np.ndarray] = []
+        in_sync_scores: list[np.ndarray] = []  # speaking frames of corrupted segments: own audio
+        out_of_sync_scores: list[np.ndarray] = []  # the same frames: corrupted audio
+        for k in range(copies):
+            copy = desynchronise(clean, p, kinds, silence, seed + k)
+            corrupted = [i for i, s in enumerate(copy) if s.corruption]
+            copy_scores = list(clean_scores)
+            rescored = speaking_scores(model, [copy[i] for i in corrupted], device)
+            for i, segment_scores in zip(corrupted, rescored, strict=True):
+                copy_scores[i] = segment_scores
+                speaking = clean[i].labels > 0
+                in_sync_scores.append(clean_scores[i][speaking])
+                out_of_sync_scores.append(segment_scores[speaking])
+            pooled += copy
+            pooled_scores += copy_scores
+        corrupted_count = sum(bool(s.corruption) for s in pooled)
+        out[name] = {
+            **_frames(pooled, pooled_scores),
+            "corrupted_segments": corrupted_count,
+            "copies": copies,
+            "sync_auc": _sync_auc(in_sync_scores, out_of_sync_scores),
+        }
     return out
 
 

@@ -15,12 +15,14 @@ Each video is planned (``plan.py``), voiced (``speech.py``), drawn (``render.py`
 (``encode.py``) on its own, so the corpus is a pure function of the config (same config,
 byte-identical files) whatever the number of worker processes. It is built in a sibling
 temporary folder and renamed into place; ``_corpus.json`` with the same config means "already
-built". Default corpus: 24 videos (17 in sync, 4 dubbed, 3 shifted), 196 s, 4,900 frames, 240
-face tracks, 12,941 label rows (2,338 SPEAKING_AUDIBLE), 3.7 MB, in 17 s on one core of this
-machine (9 s with ``workers=2``; up to 50 s while other jobs load both cores). Over its whole
-videos, the summed mouth openings correlate with the soundtrack's loudness best at lag 0 in
-all 17 synchronised videos (mean r = 0.80), at exactly the shift in the 3 shifted ones, and
-weakly at any lag (r <= 0.3) in the dubbed ones.
+built". Default corpus: 44 videos (37 in sync, 4 dubbed, 3 shifted), 354 s, 8,843 frames, 211
+face tracks, 11,497 label rows (6,066 SPEAKING_AUDIBLE), 4.4 MB. The first version (now
+``lip_jitter_seconds=0`` and the other flags listed in :mod:`.config`), with mouths that copy
+their voice's loudness: over its whole videos the summed mouth openings correlate with the
+soundtrack's loudness best at lag 0 in all 17 synchronised videos (mean r = 0.80), at exactly
+the shift in the 3 shifted ones, and weakly at any lag (r <= 0.3) in the dubbed ones; the
+tests check this on such a corpus, and the loose lips of the default in
+``tests/pipelines/sample_corpus/test_av_articulation.py``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from crossmodal_ray.pipelines.sample_corpus.publish import (
 )
 
 SAMPLE_AV_DIR = "data/raw/av_sample"
-CORPUS_FORMAT_VERSION = 1
+CORPUS_FORMAT_VERSION = 2  # 2: loose lips (articulation), utterance lengths
 CORPUS_MANIFEST = "_corpus.json"
 VIDEOS_DIR = "videos"
 ANNOTATIONS_DIR = "annotations"
@@ -251,7 +253,7 @@ def make_av_corpus(
     Args:
         out_dir: Corpus folder (default ``data/raw/av_sample``). An existing corpus with
             another config is replaced; a non-empty folder that is not a corpus is refused.
-        config: Corpus config; ``AVSampleConfig()`` (24 videos, 240 tracks) if None.
+        config: Corpus config; ``AVSampleConfig()`` (44 videos, 211 tracks) if None.
         progress: Called after every video with (videos done, videos, video id, seconds since
             the start).
         workers: Processes encoding videos in parallel (the files do not depend on it).

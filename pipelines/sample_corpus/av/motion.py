@@ -1,8 +1,8 @@
 """What moves in a video, frame by frame: each person's mouth opening, blinks, head motion.
 
 The mouth opening of frame ``n`` is the mean over the frame's 40 ms (the window TalkNet's four
-MFCC frames of that video frame cover) of the person's own syllable envelope times the vowel's
-openness, plus chewing or smiling while not speaking (``Fidget``: 1.2-3 Hz, a quarter of a full
+MFCC frames of that video frame cover) of the person's own articulation envelope (the voice's
+syllables, loosely: :mod:`.articulation`) times the vowel's openness, plus chewing or smiling while not speaking (``Fidget``: 1.2-3 Hz, a quarter of a full
 opening or so, tied to no sound). Mouths follow what the faces say, even in dubbed or shifted
 videos: only the soundtrack is changed there.
 """
@@ -33,7 +33,7 @@ def mouth_openings(plan: VideoPlan, person: int) -> np.ndarray:
     """[frames] float32 opening of ``person``'s mouth (0 closed, 1 a fully open /a/)."""
     rate = plan.fps * STEPS_PER_FRAME
     count = plan.frames * STEPS_PER_FRAME
-    syllables = [s for u in plan.utterances if u.speaker == person for s in u.syllables]
+    syllables = [s for u in plan.articulation if u.speaker == person for s in u.syllables]
     opening = syllable_envelope(
         syllables, 0.0, count, rate, weight=lambda s: VOWELS[s.vowel].openness
     )

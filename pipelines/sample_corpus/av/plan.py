@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossmodal_ray.pipelines.sample_corpus.av.articulation import articulate
 from crossmodal_ray.pipelines.sample_corpus.av.cast import Person, Voice, draw_cast, draw_voice
 from crossmodal_ray.pipelines.sample_corpus.av.config import (
     DUBBED,
@@ -39,6 +40,7 @@ TURN_STREAM = 1
 SHOT_STREAM = 2
 DUB_STREAM = 3
 MOTION_STREAM = 4
+LIPS_STREAM = 5
 DESYNC_STREAM = 1_000_003  # the corpus-level deal of desynchronised videos
 REENTRY_MIN_SHOT = 2.5  # seconds: shorter shots keep their faces on screen throughout
 MIN_TRACK = 0.6  # seconds: the shortest part of a face track split by a re-entry
@@ -90,7 +92,8 @@ class VideoPlan:
     frames: int
     fps: int
     cast: tuple[Person, ...]
-    utterances: tuple[Utterance, ...]  # what the faces say (their mouths follow these)
+    utterances: tuple[Utterance, ...]  # what the faces say (the labels follow these)
+    articulation: tuple[Utterance, ...]  # how their lips move saying it (the mouths follow)
     desync: str  # IN_SYNC, DUBBED or SHIFTED
     shift: float  # seconds the soundtrack is delayed (negative: advanced); 0 unless SHIFTED
     dub_voices: tuple[Voice, ...]  # per cast member; empty unless DUBBED
@@ -284,6 +287,8 @@ def plan_video(config: AVSampleConfig, index: int, desync: str | None = None) ->
         config.syllable_rate,
         config.overlap_share,
         config.inaudible_share,
+        (config.min_utterance_seconds, config.max_utterance_seconds),
+        (config.min_turn_gap_seconds, config.max_turn_gap_seconds),
     )
     shift, dub_voices, dub_utterances = 0.0, (), ()
     dub_rng = video_rng(config, index, DUB_STREAM)
@@ -299,6 +304,8 @@ def plan_video(config: AVSampleConfig, index: int, desync: str | None = None) ->
             seconds + margin,
             config.syllable_rate,
             config.overlap_share,
+            utterance_seconds=(config.min_utterance_seconds, config.max_utterance_seconds),
+            turn_gap_seconds=(config.min_turn_gap_seconds, config.max_turn_gap_seconds),
         )
     shot_rng = video_rng(config, index, SHOT_STREAM)
     bounds = shot_bounds(shot_rng, config, frames)
@@ -311,6 +318,9 @@ def plan_video(config: AVSampleConfig, index: int, desync: str | None = None) ->
         fps=config.fps,
         cast=cast,
         utterances=utterances,
+        articulation=articulate(
+            video_rng(config, index, LIPS_STREAM), utterances, config.lip_jitter_seconds
+        ),
         desync=desync,
         shift=shift,
         dub_voices=dub_voices,

@@ -3,7 +3,7 @@
 Speech has a syllable rhythm of about 4-5 Hz (the amplitude modulation TalkNet's temporal
 encoders pick up); syllables last 0.6-1.4 times the mean period, words are separated by short
 gaps and phrases by 0.2-0.4 s pauses. Turns alternate between speakers with 0.15-1.0 s of
-silence between them; with ``overlap_share`` a second speaker starts during an utterance, so
+silence between them (the sample corpus's config sets both ranges); with ``overlap_share`` a second speaker starts during an utterance, so
 one or sometimes two speak at a time. An utterance is labelled speaking from its first syllable
 to its last, pauses included, as AVA's annotators label a speaking face.
 """
@@ -96,8 +96,12 @@ def draw_turns(
     syllable_rate: float,
     overlap_share: float,
     inaudible_share: float = 0.0,
+    utterance_seconds: tuple[float, float] = (MIN_UTTERANCE, MAX_UTTERANCE),
+    turn_gap_seconds: tuple[float, float] = (MIN_TURN_GAP, MAX_TURN_GAP),
 ) -> tuple[Utterance, ...]:
-    """Utterances of ``speakers`` taking turns over ``[start, end)``, sorted by start.
+    """Utterances of ``speakers`` taking turns over ``[start, end)``, sorted by start; each
+    lasts about ``utterance_seconds`` (low, high), with ``turn_gap_seconds`` (low, high) of
+    silence before the next.
 
     The next speaker differs from the last one when there are two or more; a speaker never
     overlaps itself.
@@ -108,7 +112,7 @@ def draw_turns(
     while t < end:
         others = [s for s in speakers if s != last] or speakers
         who = int(others[rng.integers(len(others))])
-        seconds = rng.uniform(MIN_UTTERANCE, MAX_UTTERANCE)
+        seconds = rng.uniform(*utterance_seconds)
         first = draw_utterance(rng, who, t, seconds, syllable_rate, inaudible_share)
         utterances.append(first)
         t_next, last = first.end, who
@@ -123,5 +127,5 @@ def draw_turns(
             )
             utterances.append(second)
             t_next, last = max(first.end, second.end), other
-        t = t_next + rng.uniform(MIN_TURN_GAP, MAX_TURN_GAP)
+        t = t_next + rng.uniform(*turn_gap_seconds)
     return tuple(sorted(utterances, key=lambda u: (u.start, u.speaker)))

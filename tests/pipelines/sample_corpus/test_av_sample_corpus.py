@@ -56,6 +56,14 @@ TINY = AVSampleConfig(
     min_shift_seconds=0.4,
     max_shift_seconds=0.8,
     fidget_share=0.5,
+    # Mouths that copy their voice's envelope exactly, casts of 2-4 with listeners: the checks
+    # of synchrony below measure it frame by frame (loose lips: test_av_articulation.py).
+    lip_jitter_seconds=0.0,
+    min_faces=2,
+    max_faces=4,
+    listener_share=0.3,
+    min_utterance_seconds=0.8,
+    max_utterance_seconds=2.6,
 )
 
 
@@ -360,11 +368,12 @@ def test_default_corpus_plan_has_200_tracks_and_the_desync_share():
     config = AVSampleConfig()
     plans = plan_corpus(config)
     assert sum(len(p.tracks) for p in plans) >= 200
-    assert [p.desync for p in plans].count(IN_SYNC) == 17  # 7 of 24 (30 %) out of sync
+    assert [p.desync for p in plans].count(IN_SYNC) == 37  # 7 of 44 (15 %) out of sync
     for plan in plans:
         assert config.min_faces <= len(plan.cast) <= config.max_faces
         assert 6.0 <= plan.seconds <= 10.0
         assert any(p.speaker for p in plan.cast)
+        assert len(plan.articulation) == len(plan.utterances)
         assert {t.entity_id for t in plan.tracks} == {
             f"{plan.video_id}:{k}" for k in range(len(plan.tracks))
         }
@@ -422,6 +431,8 @@ def test_job_prints_counts_and_reuses_the_corpus(tmp_path, capsys):
         "2",
         "--max-seconds",
         "2.5",
+        "--desync-share",
+        "0.5",
     ]
     summary = job.main(argv)
     lines = capsys.readouterr().out.strip().splitlines()
