@@ -10,6 +10,10 @@ videos. Three ways to produce them, all on the same videos:
     bilinear resize with PIL). The frame indices and crop windows are planned once, untimed,
     with the ingest's planning code (``plan_crops``), so both paths crop the same pixels; the
     planning time is reported (``plan_seconds``).
+(a2) plain with sound: (a) plus what the ingest adds for TalkNet's audio input, written the
+    plain way: decord's ``AudioReader`` at 16 kHz mono for the whole soundtrack, then per
+    segment the librosa MFCC of its samples (the ingest's settings). (b) and (a2) do the same
+    work: ``ingest_decode_vs_plain_with_sound`` is the like-for-like ratio.
 (b) ingest decode: the adapter's ``decode`` of each video in this process, what a decoding
     actor runs per input (open + timestamps, soundtrack, MFCC, crops, Arrow rows). Its phases
     are timed by wrapping the functions ``decoding.py`` calls, so the MFCC (librosa) and the
@@ -63,6 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from crossmodal_ray.pipelines.av import decoding
+from crossmodal_ray.pipelines.av.audio import MfccConfig, Soundtrack, segment_mfcc
 from crossmodal_ray.pipelines.av.crops import CropConfig, crop_face, plan_crops
 from crossmodal_ray.pipelines.av.source import SAMPLE_AV_DIR, AVDecoder, AVSource, AVSourceConfig
 from crossmodal_ray.pipelines.av.video import DecordFrames
@@ -70,7 +75,7 @@ from crossmodal_ray.pipelines.core.source import InputItem
 
 GOAL_RATIO = 0.8  # issue 14, goal 5: ingest decode >= 0.8 x a plain decord loop
 # What decoding.py calls, timed one by one in (b) (the rest: planning, labels, Arrow rows).
-PHASES = ("open_video", "read_soundtrack", "segment_mfcc", "crops_with_fallback")
+PHASES = ("open_video", "read_soundtrack", "segment_features", "crops_with_fallback")
 TASK_LINE = re.compile(r"\[ingest\] (\d+)/(\d+) (\w+) task (\d+) ")
 TASK_SECONDS = re.compile(r"\(([\d.]+) s\)$")
 
@@ -84,6 +89,7 @@ class VideoPlan:
     sources: np.ndarray  # [N] frame index of each crop
     windows: np.ndarray  # [N, 4] crop windows (left, top, right, bottom)
     segments: list[int]  # crops per kept segment, in the ingest's order
+    spans: list[tuple[float, int]]  # (start time, frames) per kept segment: its MFCC
 
 
 def plan_video(item: InputItem, root: Path, source: AVSourceConfig) -> VideoPlan:
@@ -99,7 +105,8 @@ def plan_video(item: InputItem, root: Path, source: AVSourceConfig) -> VideoPlan
         video.close()
     sources = np.concatenate([p.sources for p in plans]) if plans else np.zeros(0, np.int64)
     windows = np.concatenate([p.windows for p in plans]) if plans else np.zeros((0, 4), np.int64)
-    return VideoPlan(path, np.unique(sources), sources, windows, [s.count for s in kept])
+    spans = [(s.start_time, s.count) for s in kept]
+    return VideoPlan(path, np.unique(sources), sources, windows, [s.count for s in kept], spans)
 
 
 def plain_decord_crops(plan: VideoPlan, crop: CropConfig, batch: int) -> np.ndarray:
@@ -118,9 +125,35 @@ def plain_decord_crops(plan: VideoPlan, crop: CropConfig, batch: int) -> np.ndar
     return out
 
 
-def plain_pass(plans: list[VideoPlan], crop: CropConfig, batch: int) -> tuple[float, int]:
+def plain_audio_features(plan: VideoPlan, mfcc: MfccConfig, fps: float) -> int:
+    """(a2)'s sound: decord's ``AudioReader`` at 16 kHz mono, then per segment the MFCC of its
+    samples (librosa, the ingest's settings): what a user adds to (a) for TalkNet's input.
+    Returns the MFCC rows computed."""
+    import decord
+
+    reader = decord.AudioReader(str(plan.path), ctx=decord.cpu(0), sample_rate=mfcc.sample_rate)
+    samples = np.asarray(reader[:].asnumpy(), np.float32).mean(axis=0)
+    del reader
+    track = Soundtrack(samples, mfcc.sample_rate, "decord")
+    rows = 0
+    for start_time, count in plan.spans:
+        rows += len(segment_mfcc(track, start_time, count, fps, mfcc, max_pad_s=1.0))
+    return rows
+
+
+def plain_pass(
+    plans: list[VideoPlan],
+    crop: CropConfig,
+    batch: int,
+    audio: tuple[MfccConfig, float] | None = None,
+) -> tuple[float, int]:
+    """(a) frames and crops; with ``audio`` (MFCC settings, fps) also (a2)'s sound."""
     started = time.perf_counter()
-    frames = sum(len(plain_decord_crops(plan, crop, batch)) for plan in plans)
+    frames = 0
+    for plan in plans:
+        frames += len(plain_decord_crops(plan, crop, batch))
+        if audio is not None:
+            plain_audio_features(plan, *audio)
     return time.perf_counter() - started, frames
 
 
@@ -300,12 +333,18 @@ def main(argv: list[str] | None = None) -> dict:
     check_same_crops(adapter, state, items[0], plans[0], crop, args.plain_batch)
     print(f"[benchmark] {len(items)} videos, crops identical on {items[0].source}", flush=True)
 
-    plain_runs, ingest_runs = [], []
+    plain_runs, audio_runs, ingest_runs = [], [], []
+    sound = (config.mfcc_config(), float(config.fps))
+    from threadpoolctl import threadpool_limits
+
     for run in range(args.repeat):
         plain_runs.append(plain_pass(plans, crop, args.plain_batch))
+        with threadpool_limits(limits=args.blas_threads):
+            audio_runs.append(plain_pass(plans, crop, args.plain_batch, sound))
         ingest_runs.append(ingest_pass(adapter, state, items, args.blas_threads))
         print(
             f"[benchmark] pass {run + 1}/{args.repeat}: plain {plain_runs[-1][0]:.2f} s, "
+            f"plain with sound {audio_runs[-1][0]:.2f} s, "
             f"ingest decode {ingest_runs[-1][0]:.2f} s",
             flush=True,
         )
@@ -318,21 +357,23 @@ def main(argv: list[str] | None = None) -> dict:
     for _, n, _ in [*ingest_runs, default_blas]:
         assert n == frames, f"ingest decoded {n} frames, the plain loop {frames}"
     plain_s = min(s for s, _ in plain_runs)
+    plain_audio_s = min(s for s, _ in audio_runs)
     ingest_s, _, phases = min(ingest_runs, key=lambda r: r[0])
     other = ingest_s - sum(phases.values())
     ingest = {
         "seconds": round(ingest_s, 3),
         "fps": round(frames / ingest_s, 1),
-        "fps_without_mfcc": round(frames / (ingest_s - phases["segment_mfcc"]), 1),
+        "fps_without_mfcc": round(frames / (ingest_s - phases["segment_features"]), 1),
         "fps_video_only": round(frames / (phases["open_video"] + phases["crops_with_fallback"]), 1),
         "phase_seconds": {**{k: round(v, 3) for k, v in phases.items()}, "other": round(other, 3)},
         "blas_threads": args.blas_threads,
         "fps_default_blas_threads": round(frames / default_blas[0], 1),
-        "mfcc_seconds_default_blas_threads": round(default_blas[2]["segment_mfcc"], 3),
+        "mfcc_seconds_default_blas_threads": round(default_blas[2]["segment_features"], 3),
         "runs_s": [round(s, 3) for s, _, _ in ingest_runs],
     }
     plain_fps = frames / plain_s
     ratios = {
+        "ingest_decode_vs_plain_with_sound": round(plain_audio_s / ingest_s, 3),
         "ingest_decode": round(ingest["fps"] / plain_fps, 3),
         "ingest_decode_without_mfcc": round(ingest["fps_without_mfcc"] / plain_fps, 3),
         "ingest_decode_video_only": round(ingest["fps_video_only"] / plain_fps, 3),
@@ -360,6 +401,11 @@ def main(argv: list[str] | None = None) -> dict:
             "fps": round(plain_fps, 1),
             "plan_seconds": round(plan_seconds, 3),
             "runs_s": [round(s, 3) for s, _ in plain_runs],
+        },
+        "plain_decord_with_sound": {
+            "seconds": round(plain_audio_s, 3),
+            "fps": round(frames / plain_audio_s, 1),
+            "runs_s": [round(s, 3) for s, _ in audio_runs],
         },
         "ingest_decode": ingest,
         "ray_ingest": ray_runs,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from crossmodal_ray.pipelines.av.audio import MfccConfig, Soundtrack, read_soundtrack, segment_mfcc
+from crossmodal_ray.pipelines.av.audio import MfccConfig, SegmentMfcc, Soundtrack, read_soundtrack
 from crossmodal_ray.pipelines.av.crops import CropConfig, crop_segments
 from crossmodal_ray.pipelines.av.errors import (
     CorruptVideoError,
@@ -159,8 +159,16 @@ def segment_features(
     item: InputItem, segments: list[Segment], sound: Soundtrack, settings: DecodeSettings
 ) -> tuple[list[tuple[Segment, np.ndarray]], list[dict]]:
     """The MFCC of every segment that is kept, and the rejected segments (short track, too
-    little audio)."""
+    little audio). Rows shared by overlapping segments are computed once (``SegmentMfcc``)."""
     kept, rejected = [], []
+    features = SegmentMfcc(sound, settings.mfcc, settings.fps, settings.max_audio_pad_s)
+    features.prepare(
+        [
+            (s.start_time, s.count)
+            for s in segments
+            if s.track.num_frames >= settings.min_track_frames
+        ]
+    )
     for segment in segments:
         entity_id = segment.track.entity_id
         try:
@@ -172,14 +180,7 @@ def segment_features(
                         f"than min_track_frames={settings.min_track_frames}"
                     )
             with at_stage("audio"):
-                mfcc = segment_mfcc(
-                    sound,
-                    segment.start_time,
-                    segment.count,
-                    settings.fps,
-                    settings.mfcc,
-                    settings.max_audio_pad_s,
-                )
+                mfcc = features.segment(segment.start_time, segment.count)
         except IngestError as exc:
             rejected.append(
                 rejected_row(

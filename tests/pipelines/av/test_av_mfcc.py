@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from av_ingest_fixtures import tone
 
-from crossmodal_ray.pipelines.av.audio import MfccConfig, Soundtrack, segment_mfcc
+from crossmodal_ray.pipelines.av.audio import MfccConfig, SegmentMfcc, Soundtrack, segment_mfcc
 from crossmodal_ray.pipelines.av.errors import AudioTooShortError
 
 CONFIG = MfccConfig()
@@ -61,3 +61,21 @@ def test_audio_ending_far_too_early_rejects_the_segment():
         segment_mfcc(sound(1.5), 0.0, 50, FPS, CONFIG, max_pad_s=0.04)
     with pytest.raises(AudioTooShortError):
         segment_mfcc(sound(1.5), 2.0, 10, FPS, CONFIG, max_pad_s=0.04)
+
+
+def test_overlapping_segments_share_their_rows_and_equal_the_segments_alone():
+    """``SegmentMfcc`` computes each run of overlapping segments once: every segment's rows
+    equal its MFCC computed alone; off-grid starts and too-short audio behave as alone."""
+    track = Soundtrack(tone(6.0, clicks=(0.7, 1.9, 2.33, 4.1)), 16000, "test", start_s=0.12)
+    segments = [(0.2, 80), (0.2 + 30 / FPS, 20), (1.0, 60), (4.4, 30), (0.333, 10), (5.9, 25)]
+    features = SegmentMfcc(track, CONFIG, FPS, max_pad_s=0.04)
+    features.prepare(segments)
+    # 0.2 .. 3.4 s and 1.0 .. 3.4 s overlap: one run; 4.4 .. 5.6 s and 5.9 .. 6.9 s: alone
+    assert [(b, e) for b, e, _ in features.runs] == [(8, 328), (428, 548), (578, 678)]
+    for start, frames in segments[:5]:
+        alone = segment_mfcc(track, start, frames, FPS, CONFIG, max_pad_s=0.04)
+        np.testing.assert_allclose(features.segment(start, frames), alone, rtol=1e-5, atol=1e-4)
+    with pytest.raises(AudioTooShortError):
+        features.segment(5.9, 25)  # the soundtrack ends at 6.12 s
+    computed = [rows for _, _, rows in features.runs]
+    assert computed[0] is not None and computed[1] is not None and computed[2] is None
