@@ -14,7 +14,10 @@ State API through ``RAY_API_SERVER_ADDRESS``: Ray's own lookup fails ("Found mul
 Ray instances") as soon as a second Ray runs on the machine. That variable is given to Ray's
 processes only, never left in this process's environment, where it would redirect
 ``ray job submit --address ...`` run from here. Train's preemption watcher is off for a local
-Ray: one machine is never drained.
+Ray: one machine is never drained. A job that runs no Ray Train (the physio ingest) may pass
+``dashboard=False``: Ray then starts a minimal dashboard head without its nine module
+processes, which ``ray.init`` waits for before it starts the raylet (~1 of ~5 s and 1.2 of
+~5.3 CPU-s of a local ``ray.init`` on a busy 2-core machine).
 
 The console (``quiet=True``, the default) shows the project's own lines (``[tag] ...``,
 printed by the driver or forwarded from Ray's workers), warnings and errors, and the final
@@ -36,7 +39,9 @@ JSON line; Ray's INFO chatter goes to files in Ray's session folder
   progress logged by ``logging_progress`` go to ``logs/ray-data/ray-data.log`` only.
   ``RAY_TQDM=0`` and ``DataContext.use_ray_tqdm = False``: a dataset streamed by a worker
   (Train's ingest) logs its progress to that file instead of sending tqdm bars to this console;
-  the driver shows tqdm bars only on a terminal.
+  the driver shows tqdm bars only on a terminal. Ray Data reads both when first imported, so a
+  driver that has not imported it yet gets them through its environment and is spared the
+  import (the physio ingest never imports it).
 - Console filters of the driver (``RAY_DEDUP_LOGS_*``, read when Ray is imported, hence set by
   :func:`apply_local_ray_env`): lines starting with a ``[tag]`` are never folded into
   "[repeated Nx across cluster]" (Ray folds lines that differ only in numbers, so trials'
@@ -57,10 +62,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +94,8 @@ CONSOLE_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",
 }
 
-# Read in Ray's worker processes, on any node (passed in the job's runtime environment).
+# Read in Ray's worker processes, on any node (a cluster job's runtime environment, or the
+# environment a local Ray's processes inherit).
 QUIET_WORKER_ENV = {
     "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
     "RAY_TRAIN_ENABLE_CONTROLLER_STRUCTURED_LOGGING": "0",
@@ -98,6 +104,7 @@ QUIET_WORKER_ENV = {
 }
 
 RAY_DATA_LOGGING_CONFIG_VAR = "RAY_DATA_LOGGING_CONFIG"
+RAY_DATA_CONSOLE_LEVEL = "WARNING"
 API_SERVER_ADDRESS_VAR = "RAY_API_SERVER_ADDRESS"
 
 
@@ -110,11 +117,18 @@ def apply_local_ray_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: bool = True) -> None:
+def init_ray(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    quiet: bool = True,
+    dashboard: bool = True,
+) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``) if given, else start a loopback-only local Ray.
 
     ``num_cpus`` is a lower bound for a local Ray (at least ``MIN_LOCAL_CPUS`` logical CPUs).
     ``quiet`` (default) keeps Ray's INFO output off the console (see the module docstring).
+    ``dashboard=False`` starts a local Ray without the dashboard and its State API, for jobs
+    that run no Ray Train (see the module docstring); a cluster's dashboard is the cluster's.
 
     Does nothing when Ray is already initialised in this process (e.g. inside ``ray job submit``
     the driver is started with ``RAY_ADDRESS`` set, and tests share one session).
@@ -126,7 +140,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
         return
     address = address or os.environ.get("RAY_ADDRESS")
     local = not address
-    # Workers get the loopback settings (and the quiet ones) through the runtime environment.
+    # Workers get the loopback settings (and the quiet ones) through the runtime environment
+    # of a cluster's job, or the environment a local Ray's processes inherit.
     worker_env = {k: os.environ[k] for k in LOCAL_RAY_ENV}
     init_kwargs: dict = {"logging_level": "INFO"}
     if quiet:
@@ -140,7 +155,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
         ray.init(address=address, runtime_env={"env_vars": worker_env}, **init_kwargs)
         return
     dashboard_port = _free_loopback_port()
-    worker_env[API_SERVER_ADDRESS_VAR] = f"http://{LOOPBACK}:{dashboard_port}"
+    if dashboard:
+        worker_env[API_SERVER_ADDRESS_VAR] = f"http://{LOOPBACK}:{dashboard_port}"
     worker_env["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] = os.environ.get(
         "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0"
     )
@@ -151,7 +167,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
     # shards to them, or the run waits forever. Logical CPUs may exceed physical cores.
     num_cpus = max(num_cpus or 0, os.cpu_count() or 1, MIN_LOCAL_CPUS)
     # The processes ray.init starts (GCS, raylet, dashboard, and through the raylet every
-    # worker, detached actors included) inherit this environment.
+    # worker, detached actors included) inherit this environment. No job runtime_env here:
+    # it would say the same again, and workers of a job with a runtime_env cannot be the ones
+    # the raylet prestarts at ray.init (without it), so every first task and actor would
+    # wait for a new worker process (~1 s, and the prestarted ones idle for nothing).
     with _environment(worker_env):
         # address="local": always a new local instance, never a cluster some other process
         # on this machine started (plain ray.init() would join it via /tmp/ray).
@@ -159,38 +178,53 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, quiet: boo
             address="local",
             num_cpus=num_cpus,
             _node_ip_address=LOOPBACK,
-            include_dashboard=True,
+            include_dashboard=dashboard,
             dashboard_host=LOOPBACK,
             dashboard_port=dashboard_port,
-            runtime_env={"env_vars": worker_env},
             **init_kwargs,
         )
 
 
 def _quiet_ray_data_in_driver(local: bool) -> None:
-    """Ray Data's console at WARNING in this process; streamed progress to its log file."""
+    """Ray Data's console at WARNING in this process; streamed progress to its log file.
+
+    Ray Data reads both settings when it is first imported, so a driver that has not imported
+    it yet gets them through the environment and skips the import (~0.7 s of a job's start-up;
+    the physio ingest's driver never uses Ray Data). One that has is reconfigured here.
+    """
+    os.environ.setdefault(RAY_DATA_LOGGING_CONFIG_VAR, _ray_data_logging_config_file())
+    if "ray.data" not in sys.modules:
+        if local:
+            os.environ.setdefault("RAY_TQDM", "0")  # DataContext.use_ray_tqdm's default
+        return
     import ray.data
     from ray.data._internal import logging as data_logging
 
-    os.environ.setdefault(RAY_DATA_LOGGING_CONFIG_VAR, _ray_data_logging_config_file())
     data_logging.configure_logging()  # Ray Data configured itself when first imported
     if local:
         ray.data.DataContext.get_current().use_ray_tqdm = False
 
 
 def _ray_data_logging_config_file() -> str:
-    """A file holding Ray Data's default logging config, its console handler at WARNING."""
+    """A file holding Ray Data's default logging config, its console handler at WARNING.
+
+    Named after Ray's version, so that a later job finds it without importing Ray Data.
+    """
+    import ray
+
+    path = Path(tempfile.gettempdir()) / (
+        f"crossmodal_ray_data_logging_{ray.__version__}_{RAY_DATA_CONSOLE_LEVEL.lower()}.json"
+    )
+    if path.exists():
+        return str(path)
     from ray.data._internal import logging as data_logging
 
     config = copy.deepcopy(data_logging.DEFAULT_CONFIG)
-    config["handlers"]["console"]["level"] = "WARNING"
+    config["handlers"]["console"]["level"] = RAY_DATA_CONSOLE_LEVEL
     text = json.dumps(config, indent=1, sort_keys=True)  # JSON is YAML, which Ray Data reads
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    path = Path(tempfile.gettempdir()) / f"crossmodal_ray_data_logging_{digest}.json"
-    if not path.exists():
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        partial.write_text(text)
-        partial.replace(path)  # atomic: jobs starting side by side may both write it
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text)
+    partial.replace(path)  # atomic: jobs starting side by side may both write it
     return str(path)
 
 

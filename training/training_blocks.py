@@ -73,7 +73,13 @@ def pieces_of(counts: list[int], start: int, end: int) -> list[tuple[int, int, i
     return pieces
 
 
-@ray.remote(num_cpus=0.25)
+# A whole CPU per cut task: with a fraction (it was 0.25) Ray runs up to 1/fraction tasks per
+# CPU at once and starts a worker process for each (Python, Ray and pyarrow imports: 1-2 s of
+# CPU apiece). On 2 cores (busy) building the 4,158-row sample split's blocks took 10.8 and
+# 14.5 s with 0.25 CPU against 1.9 and 2.4 s with 1, materialising included (the start-up of
+# ``benchmarks/train_throughput.py``); the slicing itself takes milliseconds. Materialising the
+# split already needs whole CPUs (Ray Data's read tasks), so this asks for nothing new.
+@ray.remote(num_cpus=1)
 def _concat_slices(offsets: list[tuple[int, int]], *blocks: Any) -> pa.Table:
     """One output block: the given ``(offset, length)`` slice of each input block, in order."""
     from ray.data.block import BlockAccessor

@@ -6,6 +6,7 @@ Every ingest job runs this with its format's source adapter
     driver:  adapter.list_inputs() -> split of every input (by group-key hash, or the corpus's
              own) -> shard tasks (runs of consecutive inputs of one split, ~shard_mb each)
     Ray Data: from_items(tasks) -> map_batches(ShardTaskWorker, concurrency=N)   # actor pool
+             (or, for an adapter whose decoder keeps no state, N plain Ray tasks at a time)
              each actor: adapter.open_decoder() once; per task: per input try/except around
              adapter.decode -> rows to <corpus>/<split>/part-<task>-<k>.parquet, bad inputs
              and dropped rows to <corpus>/_rejected/part-<split>-<task>.parquet
@@ -30,6 +31,7 @@ old split folders; a crash leaves no manifest, never a mix that looks finished.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import time
@@ -257,9 +259,9 @@ class ShardTaskWorker:
         }
 
 
-def run_shard_tasks(batch: dict[str, np.ndarray], worker_args: dict) -> dict[str, np.ndarray]:
-    """Task form of :class:`ShardTaskWorker` for adapters whose decoder keeps no state."""
-    return ShardTaskWorker(**worker_args)(batch)
+def run_shard_task(worker_args: dict, task_json: str) -> dict[str, Any]:
+    """One shard task as a plain Ray task, for adapters whose decoder keeps no state."""
+    return ShardTaskWorker(**worker_args).run(ShardTask.from_json(task_json))
 
 
 def write_rejected(location: str, rows: list[dict]) -> None:
@@ -271,6 +273,15 @@ def write_rejected(location: str, rows: list[dict]) -> None:
     pq.write_table(rejected_table(rows), path, filesystem=fs, compression="zstd")
 
 
+def decoder_count(config: IngestConfig, n_tasks: int) -> int:
+    """Decoders running at once: ``concurrency``, else as many as the cluster's CPUs hold."""
+    import ray
+
+    cluster_cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    workers = config.concurrency or max(1, int(cluster_cpus // config.cpus_per_decoder))
+    return max(1, min(workers, n_tasks))
+
+
 def _run_tasks(
     tasks: list[ShardTask],
     adapter: SourceAdapter,
@@ -278,13 +289,8 @@ def _run_tasks(
     rows_per_shard: int,
     config: IngestConfig,
 ):
-    """Run the shard tasks in a Ray Data actor pool; yields each task's result as it finishes."""
-    import ray
-
-    cluster_cpus = float(ray.cluster_resources().get("CPU", 1.0))
-    workers = config.concurrency or max(1, int(cluster_cpus // config.cpus_per_decoder))
-    workers = max(1, min(workers, len(tasks)))
-    ds = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=len(tasks))
+    """Run the shard tasks on Ray; yields each task's result as it finishes."""
+    workers = decoder_count(config, len(tasks))
     worker_args = {
         "adapter": adapter,
         "corpus_dir": corpus_dir,
@@ -292,28 +298,50 @@ def _run_tasks(
         "row_group_rows": config.row_group_rows,
     }
     if getattr(adapter, "decoder_needs_actor", True):
-        # Per-process state (a tokenizer, a video reader): built once per actor of the pool.
-        ds = ds.map_batches(
-            ShardTaskWorker,
-            fn_constructor_kwargs=worker_args,
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            batch_size=1,
-            batch_format="numpy",
-            num_cpus=config.cpus_per_decoder,
-        )
+        yield from _run_in_actor_pool(tasks, worker_args, workers, config.cpus_per_decoder)
     else:
-        # Stateless decoding: plain tasks on Ray's already-started worker processes start
-        # faster than a pool of new actor processes.
-        ds = ds.map_batches(
-            run_shard_tasks,
-            fn_kwargs={"worker_args": worker_args},
-            compute=ray.data.TaskPoolStrategy(size=workers),
-            batch_size=1,
-            batch_format="numpy",
-            num_cpus=config.cpus_per_decoder,
-        )
+        yield from _run_as_tasks(tasks, worker_args, workers, config.cpus_per_decoder)
+
+
+def _run_in_actor_pool(tasks: list[ShardTask], worker_args: dict, workers: int, cpus: float):
+    """Per-process state (a tokenizer, a video reader): a Ray Data actor pool, the state built
+    once per actor."""
+    import ray
+
+    ds = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=len(tasks))
+    ds = ds.map_batches(
+        ShardTaskWorker,
+        fn_constructor_kwargs=worker_args,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        batch_size=1,
+        batch_format="numpy",
+        num_cpus=cpus,
+    )
     for row in ds.iter_rows():
         yield json.loads(row["result"])
+
+
+def _run_as_tasks(tasks: list[ShardTask], worker_args: dict, workers: int, cpus: float):
+    """Stateless decoding: one plain Ray task per shard task, ``workers`` of them at a time.
+
+    Plain tasks run on Ray's already-started worker processes, and skip what a Ray Data
+    pipeline costs before its first task (Ray Data's import, its executor, its stats and
+    coordinator actors: 2-3 s of a 2-core machine's start-up); a task returns only its small
+    result, so nothing else would need Ray Data's streaming. A task whose worker dies is
+    retried by Ray (``max_retries``), like a Ray Data task; an exception fails the ingest.
+    """
+    import ray
+
+    remote = ray.remote(num_cpus=cpus)(run_shard_task)
+    args_ref = ray.put(worker_args)  # the adapter once in the object store, not once per task
+    queue = iter(tasks)
+    running = [remote.remote(args_ref, task.to_json()) for task in itertools.islice(queue, workers)]
+    while running:
+        done, running = ray.wait(running, num_returns=1)
+        task = next(queue, None)
+        if task is not None:
+            running.append(remote.remote(args_ref, task.to_json()))
+        yield ray.get(done[0])
 
 
 def run_ingest(
@@ -514,6 +542,7 @@ __all__ = [
     "IngestConfig",
     "ShardTask",
     "ShardTaskWorker",
+    "decoder_count",
     "plan_shard_tasks",
     "run_ingest",
 ]

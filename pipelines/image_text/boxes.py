@@ -95,19 +95,25 @@ def check_box(
     if box is None:
         raise BadBoxError("box missing or not four finite numbers")
     x, y, w, h = box
-    shown = f"[{x:g}, {y:g}, {w:g}, {h:g}]"
     if w <= 0 or h <= 0:
-        raise BadBoxError(f"empty box {shown} (width or height <= 0)")
+        raise BadBoxError(f"empty box {_shown(box)} (width or height <= 0)")
     if x < -tolerance or y < -tolerance or x + w > width + tolerance or y + h > height + tolerance:
         raise BoxOutsideImageError(
-            f"box {shown} reaches outside the {width:g}x{height:g} image "
+            f"box {_shown(box)} reaches outside the {width:g}x{height:g} image "
             f"(more than {tolerance:g} px)"
         )
     x0, y0 = max(0.0, x), max(0.0, y)
     x1, y1 = min(float(width), x + w), min(float(height), y + h)
     if x1 <= x0 or y1 <= y0:
-        raise BoxOutsideImageError(f"box {shown} has no area inside the {width:g}x{height:g} image")
+        raise BoxOutsideImageError(
+            f"box {_shown(box)} has no area inside the {width:g}x{height:g} image"
+        )
     return [x0, y0, x1 - x0, y1 - y0]
+
+
+def _shown(box: list[float]) -> str:
+    """The box in a message (formatted only when one is raised: most boxes are fine)."""
+    return "[" + ", ".join(f"{v:g}" for v in box) + "]"
 
 
 def orient_box(box: list[float], orientation: int, width: float, height: float) -> list[float]:

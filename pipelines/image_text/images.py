@@ -204,10 +204,17 @@ def jpeg_to_uint8(data: bytes) -> np.ndarray:
 
 
 class ImageDecoder:
-    """Per-process decoding state (built once per actor by ``open_decoder``): the config, and
-    PIL's format plugins loaded up front rather than on the first image."""
+    """Decoding state (built by ``open_decoder``): the config, and PIL's format plugins loaded
+    up front rather than on the first image.
+
+    The common formats (BMP, GIF, JPEG, PPM, PNG: ``Image.preinit``) are registered before the
+    rest, as PIL's own lazy loading does: ``Image.open`` tries the formats in registration order,
+    and after ``Image.init`` alone JPEG came 25th, behind AVIF, BLP, ... IPTC (probing those
+    doubled ``Image.open`` of a JPEG: 41 us instead of 20).
+    """
 
     def __init__(self, config: ImageConfig) -> None:
+        Image.preinit()
         Image.init()
         self.config = config
 

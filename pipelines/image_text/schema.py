@@ -167,14 +167,23 @@ def image_array(image: bytes | np.ndarray, field_type: pa.DataType) -> pa.Array:
     return pa.array([bytes(image)], field_type)
 
 
-def one_row_table(values: dict, schema: pa.Schema) -> pa.Table:
-    """A one-row table of ``schema``: ``values`` maps every column but ``image`` to its value
-    (lists for list columns); ``values["image"]`` is the JPEG bytes or the uint8 pixels."""
-    image_field = schema.field("image")
-    columns = []
-    for field in schema:
-        if field.name == "image":
-            columns.append(image_array(values["image"], image_field.type))
-        else:
-            columns.append(pa.array([values[field.name]], field.type))
-    return pa.Table.from_arrays(columns, schema=schema)
+class OneRowTables:
+    """Builds one-row tables of ``schema`` (one per image, what the runner's per-input protocol
+    takes): every column but ``image`` in one conversion of a struct, the image apart.
+
+    ``values`` maps every column but ``image`` to its value (lists for list columns);
+    ``values["image"]`` is the JPEG bytes or the uint8 pixels. One ``pa.array`` of the whole
+    row took 40 us where one per column took 90-100 us (14 conversions of one value each).
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.image_index = schema.get_field_index("image")
+        self.image_field = schema.field("image")
+        self.others = pa.struct([f for f in schema if f.name != "image"])
+
+    def __call__(self, values: dict) -> pa.Table:
+        row = pa.RecordBatch.from_struct_array(pa.array([values], type=self.others))
+        image = image_array(values["image"], self.image_field.type)
+        table = pa.Table.from_batches([row]).add_column(self.image_index, self.image_field, image)
+        return table.replace_schema_metadata(self.schema.metadata)

@@ -5,9 +5,9 @@ One input = one image; its group key is the image id. COCO keeps its own splits
 ``--coco-split-annotations``, by COCO's split where a VG image is a COCO image (COCO train ->
 train, COCO val -> val or test; ``coco_splits.py``). Annotation files are parsed once, on the
 driver, while listing (``coco.py``, ``visual_genome.py``): each input's payload holds its
-image's captions, boxes, objects, relations and regions. Decoding one image, in the runner's
-actor pool (the decoder, :class:`~.images.ImageDecoder`, is built once per actor by
-:meth:`ImageTextSource.open_decoder`)::
+image's captions, boxes, objects, relations and regions. Decoding one image, in one of the
+runner's shard tasks (plain Ray tasks: the decoder, :class:`~.images.ImageDecoder`, holds only
+its config and is built per task by :meth:`ImageTextSource.open_decoder`)::
 
     annotations: captions / region phrases cleaned, empty or non-UTF-8 ones dropped
     -> read: the image file (VG: VG_100K/ or VG_100K_2/)
@@ -48,8 +48,8 @@ from crossmodal_ray.pipelines.image_text.schema import (
     IMAGE_STORAGES,
     SCHEMA_VERSION,
     STAGES,
+    OneRowTables,
     coco_schema,
-    one_row_table,
     visual_genome_schema,
 )
 from crossmodal_ray.pipelines.image_text.visual_genome import (
@@ -116,8 +116,9 @@ class ImageTextSource:
     group_key_name = "image"
     input_noun = "images"
     stages = STAGES
-    # The image decoder is per-process state: decode in an actor pool.
-    decoder_needs_actor = True
+    # The decoder holds only its config (PIL's plugins load once per process): shard tasks run
+    # as plain Ray tasks, which start sooner than a pool of new actor processes.
+    decoder_needs_actor = False
 
     def __init__(self, config: ImageTextSourceConfig) -> None:
         root = Path(config.source)
@@ -127,12 +128,13 @@ class ImageTextSource:
         self.format = config.format
         self.root = str(root.resolve())
         # Small facts of the listing, for the manifest (never the items: the adapter is
-        # pickled to every actor).
+        # pickled to every shard task).
         self.listing_facts: dict[str, Any] = {}
+        make = coco_schema if self.format == "coco" else visual_genome_schema
+        self._rows = OneRowTables(make(config.image_size, config.image_storage))
 
     def schema(self) -> pa.Schema:
-        make = coco_schema if self.format == "coco" else visual_genome_schema
-        return make(self.config.image_size, self.config.image_storage)
+        return self._rows.schema
 
     def image_bytes(self) -> int:
         """Estimated stored bytes of one image (sizes shard tasks)."""
@@ -170,11 +172,12 @@ class ImageTextSource:
             MissingImageError: no candidate file exists.
         """
         candidates = item.payload.get("files") or [item.payload.get("file", item.source)]
-        root = Path(self.root)
         for rel in candidates:
-            path = root / rel
-            if path.is_file():
-                return rel, path.read_bytes()
+            try:
+                with open(f"{self.root}/{rel}", "rb") as file:
+                    return rel, file.read()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                continue
         tried = " or ".join(candidates)
         raise MissingImageError(f"image file {tried} does not exist")
 
@@ -214,7 +217,7 @@ class ImageTextSource:
             height=image.geometry.height,
         )
         with at_stage("decode"):
-            rows = one_row_table(values, self.schema())
+            rows = self._rows(values)
         return DecodedInput(
             rows=rows,
             rejected=dropped.rows,

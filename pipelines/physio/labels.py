@@ -23,6 +23,7 @@ usable ECG or PPG) is rejected at stage ``labels`` (``MissingChannelError``).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from dataclasses import dataclass
@@ -72,26 +73,35 @@ class RecordLabelTable:
     subjects: tuple[str, ...] = ()
 
     def to_json(self) -> str:
-        """Compact text form, to ship one record's rows inside a Ray Data item."""
-        return json.dumps({k: np.asarray(v).tolist() for k, v in self.__dict__.items()})
+        """Compact text form, to ship one record's rows inside a shard task: each array as
+        base64 of its little-endian bytes (exact, and ~6x faster both ways than lists of
+        numbers, which took ~0.4 ms per 10-minute record on the driver and again in the task)."""
+        data: dict = {"subjects": list(self.subjects)}
+        for name, dtype in _ARRAY_DTYPES.items():
+            raw = np.ascontiguousarray(getattr(self, name), dtype).tobytes()
+            data[name] = base64.b64encode(raw).decode("ascii")
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> RecordLabelTable:
         raw = json.loads(text)
-        return cls(
-            t_s=np.asarray(raw["t_s"], dtype=np.float64),
-            hr_bpm=np.asarray(raw["hr_bpm"], dtype=np.float64),
-            rr_bpm=np.asarray(raw["rr_bpm"], dtype=np.float64),
-            activity=np.asarray(raw["activity"], dtype=np.int8),
-            apnea=np.asarray(raw["apnea"], dtype=np.int8),
-            subjects=tuple(raw.get("subjects", ())),
-        )
+        arrays = {
+            name: np.frombuffer(base64.b64decode(raw[name]), dtype).astype(dtype[1:])
+            for name, dtype in _ARRAY_DTYPES.items()
+        }
+        return cls(**arrays, subjects=tuple(raw.get("subjects", ())))
+
+
+# The arrays of a RecordLabelTable and their wire dtypes (little-endian).
+_ARRAY_DTYPES = {"t_s": "<f8", "hr_bpm": "<f8", "rr_bpm": "<f8", "activity": "<i1", "apnea": "<i1"}
 
 
 def load_label_table(root: str | Path) -> dict[str, RecordLabelTable] | None:
     """``<root>/labels.csv`` grouped by record, or None when the file does not exist.
 
     ``record`` and ``subject`` are read as text (record ``03700181`` keeps its leading zero).
+    Whole columns are converted once and each record gets its slice: the listing reads this
+    on the driver, and per-row or per-record pandas work took ~1.5 s per 720k rows.
     """
     import pandas as pd
 
@@ -102,32 +112,44 @@ def load_label_table(root: str | Path) -> dict[str, RecordLabelTable] | None:
     missing = {"record", "t_s", "hr_bpm", "rr_bpm", "activity", "apnea"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path} lacks columns {sorted(missing)}")
+    frame = frame.assign(record=frame["record"].astype(str)).sort_values(
+        ["record", "t_s"], kind="stable"
+    )
+    records = frame["record"].to_numpy()
+    if not records.size:
+        return {}
     index = {name: i for i, name in enumerate(ACTIVITIES)}
-    activity = frame["activity"].map(lambda a: index.get(str(a).strip().lower(), -1))
-    frame = frame.assign(
-        activity=activity.astype(np.int8),
-        apnea=pd.to_numeric(frame["apnea"], errors="coerce").fillna(-1).astype(np.int8),
-        record=frame["record"].astype(str),
-    ).sort_values(["record", "t_s"], kind="stable")
-    return {
-        str(record): RecordLabelTable(
-            t_s=rows["t_s"].to_numpy(np.float64),
-            hr_bpm=pd.to_numeric(rows["hr_bpm"], errors="coerce").to_numpy(np.float64),
-            rr_bpm=pd.to_numeric(rows["rr_bpm"], errors="coerce").to_numpy(np.float64),
-            activity=rows["activity"].to_numpy(np.int8),
-            apnea=rows["apnea"].to_numpy(np.int8),
-            subjects=_subjects(rows),
-        )
-        for record, rows in frame.groupby("record", sort=True)
+    columns = {
+        "t_s": frame["t_s"].to_numpy(np.float64),
+        "hr_bpm": pd.to_numeric(frame["hr_bpm"], errors="coerce").to_numpy(np.float64),
+        "rr_bpm": pd.to_numeric(frame["rr_bpm"], errors="coerce").to_numpy(np.float64),
+        "activity": _coded(frame["activity"], lambda a: index.get(str(a).strip().lower(), -1)),
+        "apnea": pd.to_numeric(frame["apnea"], errors="coerce").fillna(-1).to_numpy(np.int8),
     }
+    subject_codes, subject_names = None, []
+    if "subject" in frame.columns:
+        codes, uniques = pd.factorize(frame["subject"])  # NaN -> -1
+        subject_codes, subject_names = codes, [str(name).strip() for name in uniques]
+    firsts = np.flatnonzero(np.r_[True, records[1:] != records[:-1]])  # each record's first row
+    table = {}
+    for a, b in zip(firsts, np.append(firsts[1:], records.size), strict=True):
+        subjects = ()
+        if subject_codes is not None:
+            names = {subject_names[c] for c in np.unique(subject_codes[a:b]) if c >= 0}
+            subjects = tuple(sorted(name for name in names if name))
+        table[str(records[a])] = RecordLabelTable(
+            **{name: values[a:b] for name, values in columns.items()}, subjects=subjects
+        )
+    return table
 
 
-def _subjects(rows) -> tuple[str, ...]:
-    """Distinct non-empty ``subject`` cells of one record's rows (none without the column)."""
-    if "subject" not in rows.columns:
-        return ()
-    names = rows["subject"].dropna().astype(str).str.strip().unique()
-    return tuple(sorted(name for name in names if name))
+def _coded(values, code_of) -> np.ndarray:
+    """int8 ``code_of(value)`` of every cell, calling ``code_of`` once per distinct value."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)  # NaN -> -1, coded as the value NaN
+    lookup = np.array([code_of(u) for u in uniques] + [code_of(np.nan)], dtype=np.int8)
+    return lookup[codes]
 
 
 def _majority(values: np.ndarray) -> int:
@@ -138,32 +160,55 @@ def _majority(values: np.ndarray) -> int:
     return int(np.argmax(counts)) - 1
 
 
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else math.nan
+def _window_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``values[lo[i]:hi[i]].sum(axis=0)`` for every window at once (0 where ``hi <= lo``).
+
+    ``np.add.reduceat`` over the interleaved bounds ``[lo0, hi0, lo1, hi1, ...]`` sums each
+    ``[lo, hi)`` at the even positions; a zero row appended keeps ``hi == len`` a valid index.
+    """
+    padded = np.concatenate([values, np.zeros((1, *values.shape[1:]), values.dtype)])
+    bounds = np.stack([lo, hi], axis=1).reshape(-1)
+    sums = np.add.reduceat(padded, bounds, axis=0)[::2]
+    sums[hi <= lo] = 0
+    return sums
+
+
+def _window_nanmeans(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Mean of the finite values of each window; NaN where it has none."""
+    finite = np.isfinite(values)
+    sums = _window_sums(np.where(finite, values, 0.0), lo, hi)
+    counts = _window_sums(finite.astype(np.int64), lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _window_majorities(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_majority` of each window ``values[lo:hi]`` (-1 where empty)."""
+    classes = np.unique(values)  # ascending: argmax's first maximum is the smaller value
+    if classes.size == 0:
+        return np.full(lo.size, -1, dtype=np.int8)
+    counts = _window_sums((values[:, None] == classes[None, :]).astype(np.int64), lo, hi)
+    return np.where(hi > lo, classes[np.argmax(counts, axis=1)], -1).astype(np.int8)
 
 
 def labels_from_table(table: RecordLabelTable, starts_s: np.ndarray, window_s: float) -> dict:
-    """hr/rr/activity/apnea per window from per-second rows (see module docstring)."""
-    n = starts_s.size
-    out = {
-        "hr_bpm": np.full(n, np.nan),
-        "rr_bpm": np.full(n, np.nan),
-        "activity": np.full(n, -1, dtype=np.int8),
-        "apnea": np.full(n, -1, dtype=np.int8),
-    }
+    """hr/rr/activity/apnea per window from per-second rows (see module docstring).
+
+    Vectorised over windows (sums over ``[lo, hi)`` row ranges): a record of an hour has 1,797
+    windows, and a Python loop with four small NumPy reductions each was a fifth of the decode.
+    """
     lo = np.searchsorted(table.t_s, starts_s - 1e-9, side="left")
     hi = np.searchsorted(table.t_s, starts_s + window_s - 1e-9, side="left")
-    for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
-        if b <= a:
-            continue
-        out["hr_bpm"][i] = _nanmean(table.hr_bpm[a:b])
-        out["rr_bpm"][i] = _nanmean(table.rr_bpm[a:b])
-        out["activity"][i] = _majority(table.activity[a:b])
-        apnea = table.apnea[a:b]
-        if (apnea >= 0).any():
-            out["apnea"][i] = int(np.count_nonzero(apnea == 1) >= 0.5 * (b - a))
-    return out
+    hi = np.maximum(hi, lo)
+    apnea = table.apnea
+    known = _window_sums((apnea >= 0).astype(np.int64), lo, hi) > 0
+    positive = _window_sums((apnea == 1).astype(np.int64), lo, hi)
+    return {
+        "hr_bpm": _window_nanmeans(table.hr_bpm, lo, hi),
+        "rr_bpm": _window_nanmeans(table.rr_bpm, lo, hi),
+        "activity": _window_majorities(table.activity, lo, hi),
+        "apnea": np.where(known, positive >= 0.5 * (hi - lo), -1).astype(np.int8),
+    }
 
 
 def hr_from_beats(beat_times_s: np.ndarray, starts_s: np.ndarray, window_s: float) -> np.ndarray:

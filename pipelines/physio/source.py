@@ -17,6 +17,7 @@ A record that fails as a whole is rejected at the stage it failed in (the runner
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,35 @@ def detect_format(source: str | Path) -> str:
     return "ppg_dalia" if list_ppg_dalia_files(source) else "wfdb"
 
 
-def _record_bytes(root: Path, record: str) -> int:
-    """Bytes of the record's files (``<record>.*``), for sizing shard tasks."""
-    path = root / record
-    return sum(p.stat().st_size for p in path.parent.glob(f"{path.name}.*") if p.is_file())
+class RecordSizes:
+    """Bytes of a record's files (``<record>.*``), for sizing shard tasks.
+
+    Each folder is listed once and its files summed per record name (a glob per record listed
+    a flat folder of n records n times).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._folders: dict[Path, tuple[dict[str, int], dict[str, int]]] = {}
+
+    def of(self, record: str) -> int:
+        path = self.root / record
+        if path.parent not in self._folders:
+            try:
+                entries = list(os.scandir(path.parent))
+            except FileNotFoundError:
+                entries = []
+            files = {e.name: e.stat().st_size for e in entries if e.is_file()}
+            by_stem: dict[str, int] = {}
+            for name, size in files.items():
+                stem = name.split(".", 1)[0]
+                by_stem[stem] = by_stem.get(stem, 0) + size * ("." in name)
+            self._folders[path.parent] = files, by_stem
+        files, by_stem = self._folders[path.parent]
+        if "." not in path.name:
+            return by_stem.get(path.name, 0)
+        prefix = f"{path.name}."  # a dotted record name: match as the glob did
+        return sum(size for name, size in files.items() if name.startswith(prefix))
 
 
 class PhysioSource:
@@ -167,6 +193,7 @@ class PhysioSource:
                     continue
                 entries.append((record, record))
         table = load_label_table(root) or {}
+        sizes = RecordSizes(root)
         items = []
         for record, source in entries:
             labels = table.get(record)
@@ -182,7 +209,7 @@ class PhysioSource:
                 InputItem(
                     source=source,
                     group_key=subject.name,
-                    size_bytes=ROW_BYTES_PER_INPUT_BYTE * _record_bytes(root, record),
+                    size_bytes=ROW_BYTES_PER_INPUT_BYTE * sizes.of(record),
                     payload={
                         "record": record,
                         "labels_json": labels.to_json() if labels else "",
@@ -195,21 +222,23 @@ class PhysioSource:
     def open_decoder(self) -> None:
         return None  # the readers keep no per-process state
 
-    def read(self, item: InputItem):
-        """The item's record as ``RawRecording`` (WFDB or PPG-DaLiA)."""
+    def read(self, item: InputItem, beats: bool = True):
+        """The item's record as ``RawRecording`` (WFDB or PPG-DaLiA); ``beats=False`` skips a
+        WFDB record's beat annotations (not needed when ``labels.csv`` labels it)."""
         if self.format == "ppg_dalia":
             from crossmodal_ray.pipelines.physio.ppg_dalia_reader import read_ppg_dalia
 
             return read_ppg_dalia(self.root, item.source)
         from crossmodal_ray.pipelines.physio.wfdb_reader import read_wfdb_record
 
-        return read_wfdb_record(self.root, item.payload["record"])
+        return read_wfdb_record(self.root, item.payload["record"], beats=beats)
 
     def decode(self, item: InputItem, state: Any) -> DecodedInput:
         """One record -> its window rows and the windows dropped over long NaN gaps."""
         config = self.config
+        labels_json = item.payload.get("labels_json") or ""
         with at_stage("read"):
-            rec = self.read(item)
+            rec = self.read(item, beats=not labels_json)
         rec.subject = item.group_key  # resolved while listing, not the reader's folder guess
         with at_stage("decode"):
             common = to_common_rate(rec, config.sample_rate_hz, config.max_gap_s)
@@ -224,7 +253,6 @@ class PhysioSource:
                 item.source, common, starts, config.window_samples, config.max_gap_s
             )
         with at_stage("labels"):
-            labels_json = item.payload.get("labels_json") or ""
             table = RecordLabelTable.from_json(labels_json) if labels_json else None
             labels = window_labels(
                 rec, common, kept / config.sample_rate_hz, config.window_s, table

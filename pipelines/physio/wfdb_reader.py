@@ -222,12 +222,15 @@ def read_beat_annotations(record_path: Path, frame_fs: float) -> np.ndarray | No
     return None
 
 
-def read_wfdb_record(root: str | Path, record: str) -> RawRecording:
+def read_wfdb_record(root: str | Path, record: str, beats: bool = True) -> RawRecording:
     """Read one WFDB record's canonical channels, annotations and length.
 
     Args:
         root: Raw corpus folder.
         record: Record path relative to ``root`` without extension (``S01/S01_r1``).
+        beats: Read the beat annotations (``beat_times_s``); the ingest skips them when
+            ``labels.csv`` labels the record (parsing an ``.atr`` file was a sixth of a sample
+            record's decode, for beats nothing used).
 
     Returns:
         The record with every mapped channel at its own rate (``fs * samps_per_frame``).
@@ -240,12 +243,19 @@ def read_wfdb_record(root: str | Path, record: str) -> RawRecording:
     import wfdb
 
     record_path = Path(root) / record
-    header = wfdb.rdheader(str(record_path))
-    check_data_file_sizes(header, record_path.parent)
-    rec = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=False)
+    try:
+        rec = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=False)
+    except Exception:
+        # Say what is wrong with the files when their sizes show it (wfdb alone reports
+        # "Samples were not loaded correctly"), else wfdb's own error.
+        check_data_file_sizes(wfdb.rdheader(str(record_path)), record_path.parent)
+        raise
+    # ``rec`` carries its header's fields: one header parse per record (wfdb parses headers
+    # with pandas lookups, ~4 ms each), the sizes checked against them after the read.
+    check_data_file_sizes(rec, record_path.parent)
     if not rec.sig_len:
         raise EmptyRecordError(f"zero-length record: {record} holds no samples")
-    warnings, n_bad = _checksum_warnings(header, rec)
+    warnings, n_bad = _checksum_warnings(rec, rec)
     if n_bad and n_bad == len(rec.sig_name):
         raise HeaderMismatchError(
             f"header disagrees with its data: the checksum of every signal "
@@ -262,7 +272,7 @@ def read_wfdb_record(root: str | Path, record: str) -> RawRecording:
         source=record,
         subject=folder_subject(record),
         channels=channels,
-        beat_times_s=read_beat_annotations(record_path, float(rec.fs)),
+        beat_times_s=read_beat_annotations(record_path, float(rec.fs)) if beats else None,
         duration_s=rec.sig_len / float(rec.fs),
         warnings=warnings,
     )

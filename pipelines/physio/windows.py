@@ -17,6 +17,7 @@ Values stay in physical units (mV, g, %, ...): normalisation is the model's busi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -83,6 +84,16 @@ def fill_nan_linear(x: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _antialias_filter(up: int, down: int) -> np.ndarray:
+    """The FIR filter ``resample_poly`` designs for ``up / down`` (Kaiser window, beta 5), made
+    once per ratio instead of once per channel (its design was ~3 % of a record's decode)."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+
+
 def resample_to_rate(x: np.ndarray, fs_in: float, fs_out: float, n_out: int) -> np.ndarray:
     """Resample NaN-free ``x`` from ``fs_in`` to ``fs_out``, cropped or edge-padded to ``n_out``."""
     from scipy.signal import resample_poly
@@ -91,7 +102,8 @@ def resample_to_rate(x: np.ndarray, fs_in: float, fs_out: float, n_out: int) -> 
     # ~1e-6 relative (0.01 sample per hour at 32 Hz) for odd rates such as 62.4725 Hz.
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     if ratio != 1:
-        x = resample_poly(x, ratio.numerator, ratio.denominator, padtype="edge")
+        up, down = ratio.numerator, ratio.denominator
+        x = resample_poly(x, up, down, window=_antialias_filter(up, down), padtype="edge")
     if x.size >= n_out:
         return x[:n_out]
     return np.pad(x, (0, n_out - x.size), mode="edge")
@@ -116,7 +128,7 @@ def to_common_rate(rec: RawRecording, fs_out: float, max_gap_s: float) -> Common
         if x.size == 0 or nan.all():
             common.absent_reasons[name] = "all NaN"
             continue
-        if float(np.nanstd(x)) < FLAT_STD:
+        if float(np.nanstd(x) if nan.any() else np.std(x)) < FLAT_STD:
             common.absent_reasons[name] = "flat"
             continue
         for start, end in nan_runs(nan):
@@ -208,9 +220,10 @@ def build_window_table(
     schema = window_schema(c, window_samples)
     if n == 0:
         return schema.empty_table()
-    # signals: [n, C, T], a strided view copied once into a contiguous block.
-    offsets = starts[:, None] + np.arange(window_samples)[None, :]
-    windows = np.ascontiguousarray(common.signals[:, offsets].transpose(1, 0, 2))
+    # signals: [n, C, T], gathered from a [N - T + 1, C, T] view of every window: one copy of
+    # contiguous rows (an index array of n x T offsets gathered ~40x slower).
+    every_window = np.lib.stride_tricks.sliding_window_view(common.signals, window_samples, axis=1)
+    windows = every_window.transpose(1, 0, 2)[starts]
     present = np.ascontiguousarray(np.broadcast_to(common.present, (n, c)))
     columns = {
         "sample_id": pa.array([sample_id_for(rec.source, s) for s in starts], pa.string()),
