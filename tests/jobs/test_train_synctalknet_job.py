@@ -43,8 +43,11 @@ def test_train_synctalknet_on_a_tiny_av_corpus(ray_session, tmp_path, capsys):
         assert 0.0 <= result[key] <= 1.0 or result[key] != result[key]  # NaN: one class only
     main = result["variants"]["synctalknet"]
     assert set(main) >= {"clean", "desync", "shift", "flip", "repeat", "silence", "swap", "ava"}
-    # the desynchronised copy is the clean tracks with some audio replaced: the same frames
-    assert main["desync"]["frames"] == main["clean"]["frames"] > 0
+    # the desynchronised copies are the clean tracks with some audio replaced: the same frames,
+    # once per pooled copy
+    copies = main["desync"]["copies"]
+    assert copies >= 1 and main["desync"]["frames"] == copies * main["clean"]["frames"] > 0
+    assert 0.0 <= main["desync"]["sync_auc"] <= 1.0 or main["desync"]["corrupted_segments"] == 0
     # the predictions CSV it wrote scores the same mAP with the standalone scorer's reader
     assert main["ava_recorded"]["rows_scored"] == main["ava_recorded"]["ground_truth_rows"] > 0
     assert "| synctalknet | on | on |" in result["ablation"]
