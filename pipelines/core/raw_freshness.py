@@ -10,6 +10,7 @@ Folders without the marker (real corpora) are never judged stale: pass ``--reing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,11 @@ def raw_written_after_ingest(manifest: dict[str, Any], raw_dir: str) -> bool:
 
 
 def reusable_manifest(
-    shards_dir: str, corpus: str, raw_dir: str, reingest: bool, log: Any = print
+    shards_dir: str,
+    corpus: str,
+    raw_dir: str,
+    reingest: bool,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any] | None:
     """The manifest of the finished ingest of ``corpus`` when a job may reuse it: it exists,
     ``--reingest`` was not passed and the raw sample corpus was not generated again since."""
