@@ -223,3 +223,138 @@ def _write_tiny_dalia_pickle(path: Path, duration_s: int, seed: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         pickle.dump(data, f, protocol=2)
+
+
+def write_multisegment_record(
+    root: Path,
+    record: str,
+    segment_s: tuple[float, ...] = (20.0, 17.0),
+    gap_s: float = 3.0,
+    layout: bool = True,
+    seed: int = 0,
+) -> list[str]:
+    """A MIMIC-style multi-segment record: a master header, a layout header, segments, a gap.
+
+    One continuous simulation is cut into ``segment_s`` stretches with a ``~`` gap of ``gap_s``
+    seconds after the first (the signal under the gap is not written); the second segment lists
+    its signals in another order (a variable layout, joined by name). Frames at ``FS``.
+
+    Args:
+        root: Corpus folder.
+        record: The master record, e.g. ``S09/S09_ms``; segments are ``<name>_0001`` .. and the
+            layout header ``<name>_layout`` in the same folder.
+        segment_s: Seconds of each segment.
+        gap_s: Seconds of the gap after the first segment (0: none).
+        layout: Write a layout header (variable layout) as the first segment.
+        seed: Waveform seed.
+
+    Returns:
+        The segment records (``S09/S09_ms_0001``, ...) in order, layout header first if any.
+    """
+    import wfdb
+
+    master = root / record
+    master.parent.mkdir(parents=True, exist_ok=True)
+    name = master.name
+    total_s = sum(segment_s) + gap_s
+    signals = simulate_signals(total_s, seed)
+    lines: list[tuple[str, int]] = []
+    written: list[str] = []
+    if layout:
+        layout_name = f"{name}_layout"
+        signal_lines = [
+            f"~ 0 200/{u} 16 0 0 0 0 {n}" for n, u in zip(SIGNAL_NAMES, SIGNAL_UNITS, strict=True)
+        ]
+        (master.parent / f"{layout_name}.hea").write_text(
+            "\n".join([f"{layout_name} {len(SIGNAL_NAMES)} {FS} 0", *signal_lines]) + "\n"
+        )
+        lines.append((layout_name, 0))
+        written.append(layout_name)
+    start = 0
+    for k, seconds in enumerate(segment_s):
+        n = int(round(seconds * FS))
+        names = list(SIGNAL_NAMES) if k % 2 == 0 else list(reversed(SIGNAL_NAMES))
+        matrix = np.column_stack([signals[s][start : start + n] for s in names])
+        units = [SIGNAL_UNITS[SIGNAL_NAMES.index(s)] for s in names]
+        segment = f"{name}_{k + 1:04d}"
+        wfdb.wrsamp(
+            segment, fs=FS, units=units, sig_name=names, p_signal=matrix,
+            fmt=["16"] * len(names), write_dir=str(master.parent),
+        )  # fmt: skip
+        lines.append((segment, n))
+        written.append(segment)
+        start += n
+        if k == 0 and gap_s > 0:
+            gap = int(round(gap_s * FS))
+            lines.append(("~", gap))
+            start += gap
+    total = sum(n for _, n in lines)
+    body = [f"{name}/{len(lines)} {len(SIGNAL_NAMES)} {FS} {total}"]
+    body += [f"{segment} {n}" for segment, n in lines]
+    master.with_suffix(".hea").write_text("\n".join(body) + "\n")
+    folder = Path(record).parent
+    return [(folder / s).as_posix() for s in written]
+
+
+def remove_segment(root: Path, segment: str) -> None:
+    """Delete a segment's header and signal file (a partial download of a MIMIC folder)."""
+    for suffix in (".hea", ".dat"):
+        (root / segment).with_suffix(suffix).unlink()
+
+
+def set_storage_format(root: Path, record: str, fmt: str = "999") -> None:
+    """Rewrite every signal line's storage format in the header to ``fmt``."""
+    hea = (root / record).with_suffix(".hea")
+    lines = hea.read_text().splitlines()
+    lines = [lines[0]] + [" ".join([f[0], fmt, *f[2:]]) for f in map(str.split, lines[1:])]
+    hea.write_text("\n".join(lines) + "\n")
+
+
+def corrupt_signal_samples(
+    root: Path, record: str, signal: str = "ECG", start_s: float = 2.0, length_s: float = 1.0
+) -> None:
+    """Change ``length_s`` seconds of one signal's samples in a format-16 ``.dat`` (same size),
+    so its header checksum no longer matches: bit rot or a bad copy."""
+    hea = (root / record).with_suffix(".hea")
+    names = [line.split()[-1] for line in hea.read_text().splitlines()[1:]]
+    dat = hea.with_suffix(".dat")
+    samples = np.fromfile(dat, dtype="<i2").reshape(-1, len(names))
+    rows = slice(int(start_s * FS), int((start_s + length_s) * FS))
+    samples[rows, names.index(signal)] //= 2
+    samples.tofile(dat)
+
+
+class _RunsShellWhenUnpickled:
+    """Pickles as a call of ``os.system(command)``: what a malicious data file looks like."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def write_malicious_pickle(path: Path, marker: Path) -> None:
+    """A PPG-DaLiA-shaped pickle whose loading (with plain ``pickle.load``) would run
+    ``touch <marker>``; the marker's existence shows code ran."""
+    data = {"signal": {"chest": _RunsShellWhenUnpickled(f"touch {marker}")}, "subject": "S0"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(data, f, protocol=2)
+
+
+def read_dalia_dict(path: Path) -> dict:
+    """A PPG-DaLiA pickle written by these fixtures, loaded with the data-only unpickler."""
+    from crossmodal_ray.pipelines.physio.safe_pickle import load_data_pickle
+
+    with open(path, "rb") as f:
+        return load_data_pickle(f)
+
+
+def write_dalia_dict(path: Path, data: dict) -> None:
+    """Write ``data`` as ``path`` (``S3/S3.pkl``), protocol 4 like the sample-corpus maker."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(data, f, protocol=4)

@@ -43,3 +43,27 @@ class UnreadableFileError(IngestError):
 
 class SubjectConflictError(IngestError):
     """The label table gives one record rows of more than one subject."""
+
+
+class ChecksumMismatchError(HeaderMismatchError):
+    """A signal's samples do not add up to the checksum its header gives: the data is corrupt."""
+
+
+class UnsupportedFormatError(IngestError):
+    """A header declares a storage format no WFDB reader knows."""
+
+
+class MissingSegmentError(IngestError):
+    """A multi-segment record's master header lists a segment whose files are not there."""
+
+
+class MissingKeyError(IngestError):
+    """A PPG-DaLiA pickle lacks a key the reader needs."""
+
+
+class WrongShapeError(IngestError):
+    """A PPG-DaLiA array has the wrong shape, or a length its sample rate does not explain."""
+
+
+class UnsafePickleError(IngestError):
+    """A pickle asks to import or call something a data file never needs (code execution)."""

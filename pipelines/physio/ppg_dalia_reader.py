@@ -1,7 +1,10 @@
 """Read PPG-DaLiA subjects (``S*/S*.pkl``) into ``RawRecording``.
 
 PPG-DaLiA (Reiss et al., 2019) ships one pickle per subject, written by Python 2, hence
-``pickle.load(f, encoding="latin1")``. The keys used here:
+``encoding="latin1"``. A pickle can run code when loaded, so it is loaded with the data-only
+unpickler of ``safe_pickle.py`` (a file asking for ``os.system`` is rejected, nothing of it
+runs). The keys used here, each checked for presence and shape (a missing key or an array of
+the wrong shape is rejected with a message naming the key and what was expected):
 
 - ``signal.chest`` (RespiBAN, 700 Hz): ``ACC`` (N, 3) in g, ``ECG`` (N, 1), ``Resp`` (N, 1);
 - ``signal.wrist`` (Empatica E4): ``ACC`` 32 Hz, ``BVP`` 64 Hz, ``EDA``/``TEMP`` 4 Hz;
@@ -28,7 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal_ray.pipelines.physio.errors import UnreadableFileError
+from crossmodal_ray.pipelines.physio.errors import (
+    MissingKeyError,
+    UnreadableFileError,
+    UnsafePickleError,
+    WrongShapeError,
+)
+from crossmodal_ray.pipelines.physio.safe_pickle import load_data_pickle
 from crossmodal_ray.pipelines.physio.schema import ACTIVITIES
 from crossmodal_ray.pipelines.physio.wfdb_reader import RawRecording
 
@@ -38,6 +47,9 @@ ACTIVITY_FS = 4.0
 # The reference heart rate: one value per 8 s window, windows shifted by 2 s.
 LABEL_WINDOW_S = 8.0
 LABEL_SHIFT_S = 2.0
+# Chest and wrist devices record the same session: durations differing by more than this
+# fraction mean a length the sample rate does not explain (an array stored at another rate).
+MAX_DURATION_MISMATCH = 0.05
 
 DALIA_ACTIVITY_TO_NAME: dict[int, str | None] = {
     0: None,  # transient between activities
@@ -70,15 +82,114 @@ def map_dalia_activity(ids: np.ndarray) -> np.ndarray:
     return np.where(valid, lookup[np.clip(ids, 0, 255)], -1).astype(np.int8)
 
 
-def _column(data: dict, *keys: str) -> np.ndarray:
-    """``data[k0][k1]...`` as a float64 array, with an error that names the missing key."""
-    node = data
+def _lookup(data: dict, path: str, expected: str) -> object:
+    """``data["a"]["b"]...`` for ``path = "a/b/..."``, with an error naming the missing key."""
+    node: object = data
+    keys = path.split("/")
     for depth, key in enumerate(keys):
         if not isinstance(node, dict) or key not in node:
-            path = "/".join(keys[: depth + 1])
-            raise UnreadableFileError(f"PPG-DaLiA pickle lacks {path}")
+            where = "/".join(keys[: depth + 1])
+            raise MissingKeyError(
+                f"PPG-DaLiA pickle lacks {where}: expected {path} to hold {expected}"
+            )
         node = node[key]
-    return np.asarray(node, dtype=np.float64)
+    return node
+
+
+def _array(data: dict, path: str, columns: int, what: str) -> np.ndarray:
+    """The float64 array at ``path``, shaped (N, ``columns``) (a 1-D array for one column).
+
+    Raises:
+        MissingKeyError: the key is missing.
+        WrongShapeError: not numeric, or another shape (the message names the key, its shape
+            and the one expected).
+    """
+    expected = f"an (N, {columns}) array of {what}"
+    node = _lookup(data, path, expected)
+    try:
+        x = np.asarray(node, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise WrongShapeError(
+            f"PPG-DaLiA pickle's {path} is not numeric ({type(node).__name__}): expected {expected}"
+        ) from exc
+    one_column_1d = columns == 1 and x.ndim == 1
+    if not one_column_1d and (x.ndim != 2 or x.shape[1] != columns):
+        raise WrongShapeError(f"PPG-DaLiA pickle's {path} has shape {x.shape}: expected {expected}")
+    return x.reshape(-1) if columns == 1 else x
+
+
+def _optional_vector(data: dict, key: str, what: str) -> np.ndarray | None:
+    """``data[key]`` as a 1-D float64 array ((N,) or (N, 1) accepted), None when absent."""
+    if key not in data:
+        return None
+    expected = f"an (N,) or (N, 1) array of {what}"
+    try:
+        x = np.asarray(data[key], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise WrongShapeError(
+            f"PPG-DaLiA pickle's {key} is not numeric ({type(data[key]).__name__}): expected "
+            f"{expected}"
+        ) from exc
+    if x.ndim > 2 or (x.ndim == 2 and x.shape[1] != 1):
+        raise WrongShapeError(f"PPG-DaLiA pickle's {key} has shape {x.shape}: expected {expected}")
+    return x.reshape(-1)
+
+
+def _check_durations(chest: dict[str, np.ndarray], bvp: np.ndarray) -> None:
+    """Chest signals share one length; the wrist BVP lasts as long (``MAX_DURATION_MISMATCH``).
+
+    A length the rate does not explain (BVP stored at 700 Hz, a chest signal cut short) would
+    otherwise put every window at the wrong time.
+    """
+    lengths = {key: len(x) for key, x in chest.items()}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{key} {n}" for key, n in lengths.items())
+        raise WrongShapeError(
+            f"PPG-DaLiA chest signals differ in length ({listed} samples): expected one length "
+            f"(one {CHEST_FS:g} Hz device)"
+        )
+    chest_s = next(iter(lengths.values())) / CHEST_FS
+    wrist_s = len(bvp) / WRIST_BVP_FS
+    if abs(chest_s - wrist_s) > MAX_DURATION_MISMATCH * max(chest_s, wrist_s):
+        raise WrongShapeError(
+            f"PPG-DaLiA signal lengths do not match their rates: signal/wrist/BVP has "
+            f"{len(bvp)} samples ({wrist_s:.1f} s at {WRIST_BVP_FS:g} Hz) but the chest "
+            f"signals have {len(chest['ECG'])} ({chest_s:.1f} s at {CHEST_FS:g} Hz)"
+        )
+
+
+def load_ppg_dalia_pickle(path: Path, rel_path: str) -> dict:
+    """The subject's dictionary, loaded with the data-only unpickler (``safe_pickle.py``).
+
+    Raises:
+        UnsafePickleError: the pickle names code to import or call.
+        UnreadableFileError: not a pickle, truncated, or not a dict.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = load_data_pickle(f, encoding="latin1")
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"unsafe pickle {rel_path}: {exc}") from None
+    except (EOFError, pickle.UnpicklingError) as exc:
+        early = isinstance(exc, EOFError) or "truncated" in str(exc)
+        why = (
+            "the file ends early (truncated or partly downloaded)"
+            if early
+            else "not a pickle, or corrupt"
+        )
+        raise UnreadableFileError(
+            f"unreadable pickle {rel_path}: {why}: {type(exc).__name__}: {exc}"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any other unpickling failure: the same to the user
+        raise UnreadableFileError(
+            f"unreadable pickle {rel_path}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise UnreadableFileError(
+            f"unreadable pickle {rel_path}: holds {type(data).__name__}, expected the "
+            "PPG-DaLiA dict (signal, label, activity, rpeaks)"
+        )
+    return data
 
 
 def read_ppg_dalia(root: str | Path, rel_path: str) -> RawRecording:
@@ -93,22 +204,17 @@ def read_ppg_dalia(root: str | Path, rel_path: str) -> RawRecording:
         and ``reference_activity`` from ``activity``.
 
     Raises:
-        UnreadableFileError: the pickle cannot be loaded or lacks a needed key.
+        UnsafePickleError: the pickle names code (``os.system``, ...); nothing of it ran.
+        UnreadableFileError: the pickle cannot be loaded.
+        MissingKeyError: a needed key is missing (the message names it).
+        WrongShapeError: an array has the wrong shape, or lengths that disagree with the rates.
     """
-    path = Path(root) / rel_path
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same to the user
-        raise UnreadableFileError(
-            f"unreadable pickle {rel_path}: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise UnreadableFileError(f"PPG-DaLiA pickle {rel_path} holds {type(data).__name__}")
-    ecg = _column(data, "signal", "chest", "ECG").reshape(-1)
-    resp = _column(data, "signal", "chest", "Resp").reshape(-1)
-    acc = _column(data, "signal", "chest", "ACC").reshape(-1, 3)
-    bvp = _column(data, "signal", "wrist", "BVP").reshape(-1)
+    data = load_ppg_dalia_pickle(Path(root) / rel_path, rel_path)
+    ecg = _array(data, "signal/chest/ECG", 1, f"chest ECG at {CHEST_FS:g} Hz")
+    resp = _array(data, "signal/chest/Resp", 1, f"chest respiration at {CHEST_FS:g} Hz")
+    acc = _array(data, "signal/chest/ACC", 3, f"chest acceleration x, y, z at {CHEST_FS:g} Hz")
+    bvp = _array(data, "signal/wrist/BVP", 1, f"wrist PPG (BVP) at {WRIST_BVP_FS:g} Hz")
+    _check_durations({"ECG": ecg, "Resp": resp, "ACC": acc}, bvp)
     channels = {
         "ecg": (ecg, CHEST_FS),
         "ppg": (bvp, WRIST_BVP_FS),
@@ -119,17 +225,17 @@ def read_ppg_dalia(root: str | Path, rel_path: str) -> RawRecording:
     }
     # The shortest channel bounds the record so that every window lies inside every channel.
     duration_s = min(len(x) / fs for x, fs in channels.values())
-    beats = None
-    if "rpeaks" in data:
-        beats = np.sort(np.asarray(data["rpeaks"], dtype=np.float64).ravel()) / CHEST_FS
+    rpeaks = _optional_vector(data, "rpeaks", f"R-peak sample indices at {CHEST_FS:g} Hz")
+    beats = None if rpeaks is None else np.sort(rpeaks) / CHEST_FS
     reference_hr = None
-    if "label" in data:
-        hr = np.asarray(data["label"], dtype=np.float64).ravel()
+    hr = _optional_vector(data, "label", "heart rates, one per 8 s window every 2 s")
+    if hr is not None:
         centres = np.arange(hr.size) * LABEL_SHIFT_S + LABEL_WINDOW_S / 2
         reference_hr = (centres, hr)
     reference_activity = None
-    if "activity" in data:
-        reference_activity = (map_dalia_activity(data["activity"]), ACTIVITY_FS)
+    activity = _optional_vector(data, "activity", f"activity ids at {ACTIVITY_FS:g} Hz")
+    if activity is not None:
+        reference_activity = (map_dalia_activity(activity), ACTIVITY_FS)
     # The folder name, not data["subject"]: the split is decided from paths before reading.
     subject = Path(rel_path).parent.name
     return RawRecording(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
@@ -143,6 +143,15 @@ class RecordSizes:
         prefix = f"{path.name}."  # a dotted record name: match as the glob did
         return sum(size for name, size in files.items() if name.startswith(prefix))
 
+    def of_wfdb(self, record: str) -> int:
+        """Bytes of a WFDB record; a multi-segment master counts its segments' files too."""
+        from crossmodal_ray.pipelines.physio.wfdb_header_text import master_segments
+
+        segments = master_segments(self.root / f"{record}.hea") or []
+        folder = PurePosixPath(record).parent
+        parts = [(folder / s.name).as_posix() for s in segments if s.name != "~"]
+        return self.of(record) + sum(self.of(part) for part in parts)
+
 
 class PhysioSource:
     """WFDB or PPG-DaLiA records -> 8 s window rows (see the module docstring)."""
@@ -209,7 +218,8 @@ class PhysioSource:
                 InputItem(
                     source=source,
                     group_key=subject.name,
-                    size_bytes=ROW_BYTES_PER_INPUT_BYTE * sizes.of(record),
+                    size_bytes=ROW_BYTES_PER_INPUT_BYTE
+                    * (sizes.of(record) if self.format == "ppg_dalia" else sizes.of_wfdb(record)),
                     payload={
                         "record": record,
                         "labels_json": labels.to_json() if labels else "",

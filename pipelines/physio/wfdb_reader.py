@@ -1,38 +1,41 @@
 """Read WFDB records (``.hea`` + ``.dat`` + an annotation file) into ``RawRecording``.
 
-What this reader copes with (all present in ``shared/data/wfdb``):
+What this reader copes with (real examples of all but the last in ``shared/data/wfdb``):
 
 - every storage format wfdb-python reads, including 212 (12-bit pairs) and 516 (FLAC), and
   signals split over several ``.dat`` files;
 - multi-rate records: a signal with ``samps_per_frame = k`` runs at ``k * fs``; the record is
   read with ``smooth_frames=False`` so no signal is averaged down to the frame rate;
 - physical units with invalid samples as NaN (gaps are handled by ``physio_windows``);
-- beat annotations under whichever extension exists next to the record.
+- beat annotations under whichever extension exists next to the record;
+- multi-segment records (a master header listing segments, ``~`` gaps and a layout header, as
+  in the MIMIC-III waveform database): read as one record, segments joined in order, gaps NaN
+  (``wfdb_multisegment.py``); the segments a master lists are not listed as records.
 
 Channels are mapped onto ``physio_schema.CHANNELS`` by name, case-insensitively; anything else
-(ABP, EDA, ...) is ignored. Before decoding, the byte size of every fixed-width ``.dat`` file is
-checked against its header, which catches a truncated file, a wrong sample count and a wrong
-number of signals with a message that says so (wfdb alone reports "Samples were not loaded
-correctly"). Checksum mismatches on only some signals are kept as warnings: real PhysioNet
-records have them (03700181's RESP), so they cannot be a reason to reject.
+(ABP, EDA, ...) is ignored. The files are checked against the header (``wfdb_checks.py``): an
+unknown storage format, a truncated file, a wrong sample or signal count and a checksum that
+disagrees with a used channel's samples each reject the record with a message that says so
+(wfdb alone reports "Samples were not loaded correctly" and never compares checksums).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from crossmodal_ray.pipelines.physio.errors import (
-    EmptyRecordError,
-    HeaderMismatchError,
-    TruncatedDataError,
-)
+from crossmodal_ray.pipelines.physio.errors import EmptyRecordError
 from crossmodal_ray.pipelines.physio.schema import CHANNELS
 from crossmodal_ray.pipelines.physio.subjects import folder_subject
+from crossmodal_ray.pipelines.physio.wfdb_checks import (
+    check_data_file_sizes,
+    explain_read_failure,
+    verify_checksums,
+)
+from crossmodal_ray.pipelines.physio.wfdb_header_text import drop_listed_segments, is_master_header
 
 # Canonical channel <- signal names, best first, compared after ``normalize_signal_name``.
 # ECG prefers lead II / MLII (the usual rhythm lead); "ECG" is the sample corpus's own name.
@@ -53,9 +56,6 @@ ANNOTATION_EXTENSIONS: tuple[str, ...] = ("atr", "qrs", "ecg", "gqrsh", "gqrs", 
 
 # WFDB beat annotation codes (non-beat codes such as rhythm '+' or noise '~' are dropped).
 BEAT_SYMBOLS = frozenset("N L R A V / f E j e a J S F Q".split())
-
-# Bits per sample of the fixed-width formats whose file size follows from the header.
-_FORMAT_BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12}
 
 
 @dataclass
@@ -115,10 +115,16 @@ def list_records(root: str | Path) -> list[str]:
     """Record names under ``root``: from ``RECORDS`` if present, else every ``*.hea``.
 
     A ``RECORDS`` line ending in ``/`` names a sub-database with its own ``RECORDS`` (the
-    PhysioNet layout) and is expanded. Returns sorted, de-duplicated POSIX paths without
-    extension, relative to ``root``.
+    PhysioNet layout) and is expanded. The segments (and layout header) a multi-segment
+    master lists are left out: they are read as part of the master. Returns sorted,
+    de-duplicated POSIX paths without extension, relative to ``root``.
     """
     root = Path(root)
+    return drop_listed_segments(root, _listed_records(root))
+
+
+def _listed_records(root: Path) -> list[str]:
+    """Every record ``RECORDS`` lists (sub-databases expanded), else every ``*.hea``."""
     records_file = root / "RECORDS"
     if records_file.is_file():
         names: list[str] = []
@@ -127,78 +133,12 @@ def list_records(root: str | Path) -> list[str]:
             if not entry or entry.startswith("#"):
                 continue
             if entry.endswith("/"):
-                names += [f"{entry.rstrip('/')}/{sub}" for sub in list_records(root / entry)]
+                names += [f"{entry.rstrip('/')}/{sub}" for sub in _listed_records(root / entry)]
             else:
                 names.append(entry)
         return sorted(set(names))
     headers = [p for p in root.rglob("*.hea") if not any(s.startswith(".") for s in p.parts)]
     return sorted({p.relative_to(root).with_suffix("").as_posix() for p in headers})
-
-
-def check_data_file_sizes(header, record_dir: Path) -> None:
-    """Raise when a fixed-width ``.dat`` file's size disagrees with its header.
-
-    Args:
-        header: A ``wfdb.Record`` from ``wfdb.rdheader``.
-        record_dir: Folder of the header (``.dat`` names are relative to it).
-
-    Raises:
-        EmptyRecordError: The header says zero samples.
-        TruncatedDataError: A file is shorter than the header needs.
-        HeaderMismatchError: A file is longer than the header accounts for (wrong sample count
-            or a missing signal line), or a signal file is missing.
-    """
-    if header.sig_len is not None and header.sig_len == 0:
-        raise EmptyRecordError(f"zero-length record: header of {header.record_name} says 0 samples")
-    if not header.n_sig:
-        raise EmptyRecordError(f"record {header.record_name} has no signals")
-    spf = header.samps_per_frame or [1] * header.n_sig
-    offsets = header.byte_offset or [None] * header.n_sig
-    files: dict[str, dict] = {}
-    for i, name in enumerate(header.file_name):
-        entry = files.setdefault(name, {"fmt": header.fmt[i], "samples": 0, "offset": 0})
-        entry["samples"] += int(spf[i])
-        entry["offset"] = int(offsets[i] or 0)
-        if entry["fmt"] != header.fmt[i]:
-            entry["fmt"] = None  # mixed formats in one file: no simple size rule
-    for name in files:
-        if not (record_dir / name).is_file():
-            raise HeaderMismatchError(f"signal file {name} named by the header does not exist")
-    if all((record_dir / n).stat().st_size <= e["offset"] for n, e in files.items()):
-        raise EmptyRecordError(f"zero-length record: {', '.join(files)} hold no samples")
-    for name, entry in files.items():
-        path = record_dir / name
-        bits = _FORMAT_BITS.get(str(entry["fmt"]))
-        if bits is None or header.sig_len is None:
-            continue  # FLAC, 310/311 or unknown length: wfdb itself checks while decoding
-        expected = entry["offset"] + math.ceil(header.sig_len * entry["samples"] * bits / 8)
-        actual = path.stat().st_size
-        layout = (
-            f"{header.sig_len} samples x {entry['samples']} values/frame, format {entry['fmt']}"
-        )
-        if actual < expected:
-            raise TruncatedDataError(
-                f"truncated .dat: {name} has {actual} bytes but the header ({layout}) needs "
-                f"{expected}"
-            )
-        if actual > expected + 2:  # format 212 may pad the last pair; more is a real mismatch
-            raise HeaderMismatchError(
-                f"header disagrees with its data: {name} has {actual} bytes but the header "
-                f"({layout}) accounts for {expected}; wrong sample count or signal count"
-            )
-
-
-def _checksum_warnings(header, record) -> tuple[list[str], int]:
-    """Messages for signals whose checksum differs from the header, and how many differ."""
-    if not header.checksum:
-        return [], 0
-    computed = record.calc_checksum(expanded=True)
-    bad = [
-        name
-        for name, want, got in zip(header.sig_name, header.checksum, computed, strict=False)
-        if want is not None and (int(want) - int(got)) % 65536 != 0
-    ]
-    return [f"checksum of {name} differs from the header" for name in bad], len(bad)
 
 
 def read_beat_annotations(record_path: Path, frame_fs: float) -> np.ndarray | None:
@@ -222,8 +162,49 @@ def read_beat_annotations(record_path: Path, frame_fs: float) -> np.ndarray | No
     return None
 
 
+def read_digital_record(record_path: Path):
+    """The whole record as digital samples, frames unsmoothed, its files checked.
+
+    Every signal keeps its own rate (``samps_per_frame``); ``rec`` carries its header's fields,
+    so the record costs one header parse (wfdb parses headers with pandas lookups, ~4 ms each),
+    and the sizes are checked against them after the read.
+
+    Raises:
+        EmptyRecordError, TruncatedDataError, HeaderMismatchError, UnsupportedFormatError,
+            UnreadableFileError: see ``wfdb_checks``.
+        Exception: whatever wfdb raises when the files show no reason (the caller quarantines).
+    """
+    import wfdb
+
+    try:
+        rec = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=False)
+    except Exception:
+        # Say what is wrong with the files when the header or the sizes show it (wfdb alone
+        # reports "Samples were not loaded correctly"), else wfdb's own error.
+        explain_read_failure(record_path)
+        raise
+    check_data_file_sizes(rec, record_path.parent)
+    if not rec.sig_len:
+        raise EmptyRecordError(f"zero-length record: {record_path.name} holds no samples")
+    return rec
+
+
+def physical_signals(rec) -> list[tuple[np.ndarray, float]]:
+    """Per signal of a digital record: float64 samples in physical units (invalid -> NaN) and
+    the signal's own rate (``fs * samps_per_frame``)."""
+    physical = rec.dac(expanded=True, return_res=64)
+    spf = rec.samps_per_frame or [1] * rec.n_sig
+    return [
+        (np.asarray(physical[i], dtype=np.float64), float(rec.fs) * int(spf[i]))
+        for i in range(rec.n_sig)
+    ]
+
+
 def read_wfdb_record(root: str | Path, record: str, beats: bool = True) -> RawRecording:
     """Read one WFDB record's canonical channels, annotations and length.
+
+    A multi-segment record (a master header) is read as one record, its segments joined and
+    its gaps NaN (``wfdb_multisegment.py``).
 
     Args:
         root: Raw corpus folder.
@@ -236,42 +217,26 @@ def read_wfdb_record(root: str | Path, record: str, beats: bool = True) -> RawRe
         The record with every mapped channel at its own rate (``fs * samps_per_frame``).
 
     Raises:
-        EmptyRecordError, TruncatedDataError, HeaderMismatchError: see ``check_data_file_sizes``;
-            also when every signal's checksum disagrees with the header.
+        EmptyRecordError, TruncatedDataError, HeaderMismatchError, UnsupportedFormatError,
+            UnreadableFileError: see ``wfdb_checks.py``.
+        ChecksumMismatchError: a channel's samples disagree with its header's checksum.
+        MissingSegmentError: a segment of a multi-segment record is missing.
         Exception: whatever wfdb raises for an unreadable file (the caller quarantines it).
     """
-    import wfdb
-
     record_path = Path(root) / record
-    try:
-        rec = wfdb.rdrecord(str(record_path), smooth_frames=False, physical=False)
-    except Exception:
-        # Say what is wrong with the files when their sizes show it (wfdb alone reports
-        # "Samples were not loaded correctly"), else wfdb's own error.
-        check_data_file_sizes(wfdb.rdheader(str(record_path)), record_path.parent)
-        raise
-    # ``rec`` carries its header's fields: one header parse per record (wfdb parses headers
-    # with pandas lookups, ~4 ms each), the sizes checked against them after the read.
-    check_data_file_sizes(rec, record_path.parent)
-    if not rec.sig_len:
-        raise EmptyRecordError(f"zero-length record: {record} holds no samples")
-    warnings, n_bad = _checksum_warnings(rec, rec)
-    if n_bad and n_bad == len(rec.sig_name):
-        raise HeaderMismatchError(
-            f"header disagrees with its data: the checksum of every signal "
-            f"({', '.join(rec.sig_name)}) differs from the header"
-        )
-    physical = rec.dac(expanded=True, return_res=64)  # invalid samples -> NaN
-    spf = rec.samps_per_frame or [1] * rec.n_sig
-    channels = {
-        channel: (np.asarray(physical[i], dtype=np.float64), float(rec.fs) * int(spf[i]))
-        for channel, i in map_signal_names(list(rec.sig_name)).items()
-    }
+    if is_master_header(record_path.with_name(f"{record_path.name}.hea")):
+        from crossmodal_ray.pipelines.physio.wfdb_multisegment import read_multisegment_record
+
+        return read_multisegment_record(root, record, beats=beats)
+    rec = read_digital_record(record_path)
+    mapping = map_signal_names(list(rec.sig_name))
+    warnings = verify_checksums(rec, mapping.values())
+    signals = physical_signals(rec)
     return RawRecording(
         record=record,
         source=record,
         subject=folder_subject(record),
-        channels=channels,
+        channels={channel: signals[i] for channel, i in mapping.items()},
         beat_times_s=read_beat_annotations(record_path, float(rec.fs)) if beats else None,
         duration_s=rec.sig_len / float(rec.fs),
         warnings=warnings,
