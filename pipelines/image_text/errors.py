@@ -29,6 +29,10 @@ class ZeroPixelImageError(IngestError):
     """The image has no pixels (a width or height of 0)."""
 
 
+class ImageTooLargeError(IngestError):
+    """The image's header gives more pixels than ``--max-image-pixels`` (decompression bombs)."""
+
+
 class EmptyCaptionError(IngestError):
     """A caption or region phrase is empty (or only whitespace)."""
 

@@ -1,7 +1,8 @@
 """Image decoding with PIL: any file -> upright RGB, shorter side resized to S, centre-cropped to
 S x S, then JPEG bytes or uint8 [S, S, 3] pixels.
 
-    open (identify; zero-pixel check) -> JPEG draft (DCT-domain downscale to >= S x S)
+    open (identify, header only; zero-pixel check; pixel count <= --max-image-pixels)
+    -> JPEG draft (DCT-domain downscale to >= S x S)
     -> load (truncated / corrupt data fails here) -> ImageOps.exif_transpose
     -> RGB: CMYK / greyscale / palette / 16-bit converted, alpha composited on white
     -> resize + centre crop in one step (bicubic, antialiased) -> JPEG (quality q) or uint8
@@ -9,7 +10,9 @@ S x S, then JPEG bytes or uint8 [S, S, 3] pixels.
 Failures raise one class per reason (``errors.py``): :class:`NotAnImageError` (a text file
 named ``.jpg``), :class:`CorruptImageError` (truncated or broken data),
 :class:`ZeroPixelImageError` (width or height 0; PIL refuses to identify a 0 x 0 PNG, so the
-header is read here to say so).
+header is read here to say so), :class:`ImageTooLargeError` (more pixels than
+``--max-image-pixels``: the decompression-bomb guard of ``pixel_limit.py``, which also keeps
+PIL's own process-wide guard from answering first).
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ from crossmodal_ray.pipelines.image_text.errors import (
     CorruptImageError,
     NotAnImageError,
     ZeroPixelImageError,
+)
+from crossmodal_ray.pipelines.image_text.pixel_limit import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    check_pixel_count,
+    pil_check_deferred,
 )
 from crossmodal_ray.pipelines.image_text.schema import (
     DEFAULT_IMAGE_SIZE,
@@ -59,13 +67,18 @@ class ImageConfig:
         size: Side S of the square output image.
         storage: ``jpeg`` (re-encoded bytes) or ``uint8`` (decoded [S, S, 3] pixels).
         jpeg_quality: Quality of the re-encoded JPEG (``jpeg`` storage).
+        max_pixels: An image whose header gives more pixels (width x height) is rejected
+            before decoding (decompression-bomb guard, ``pixel_limit.py``).
     """
 
     size: int = DEFAULT_IMAGE_SIZE
     storage: str = DEFAULT_IMAGE_STORAGE
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def __post_init__(self) -> None:
+        if self.max_pixels < 1:
+            raise ValueError(f"max image pixels must be >= 1, got {self.max_pixels}")
         if self.size < 8:
             raise ValueError(f"image size must be >= 8 pixels, got {self.size}")
         if self.storage not in IMAGE_STORAGES:
@@ -97,18 +110,21 @@ def _magic_format(data: bytes) -> str | None:
     return next((name for magic, name in IMAGE_MAGIC.items() if data.startswith(magic)), None)
 
 
-def open_image(data: bytes) -> Image.Image:
-    """The file as a lazily loaded PIL image with at least one pixel.
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Image.Image:
+    """The file as a lazily loaded PIL image with at least one pixel and at most
+    ``max_pixels`` (only the header is read: nothing is decoded yet).
 
     Raises:
         NotAnImageError: empty, or not a format PIL identifies.
         CorruptImageError: starts like an image but its header cannot be read.
         ZeroPixelImageError: a width or height of 0.
+        ImageTooLargeError: more than ``max_pixels`` pixels (decompression-bomb guard).
     """
     if not data:
         raise NotAnImageError("empty file (0 bytes)")
     try:
-        image = Image.open(BytesIO(data))
+        with pil_check_deferred():  # this function's check below decides, not PIL's
+            image = Image.open(BytesIO(data))
     except UnidentifiedImageError:
         size = _header_size(data)
         if size is not None and 0 in size:
@@ -125,6 +141,7 @@ def open_image(data: bytes) -> Image.Image:
         raise CorruptImageError(f"corrupt image: {exc}") from None
     if image.width == 0 or image.height == 0:
         raise ZeroPixelImageError(f"zero-pixel image: {image.width}x{image.height} pixels")
+    check_pixel_count(image.width, image.height, max_pixels)
     return image
 
 
@@ -174,9 +191,17 @@ def decode_image(data: bytes, config: ImageConfig) -> DecodedImage:
     """One file's bytes -> the output image (see the module docstring).
 
     Raises:
-        NotAnImageError, CorruptImageError, ZeroPixelImageError: see :func:`open_image`.
+        NotAnImageError, CorruptImageError, ZeroPixelImageError, ImageTooLargeError: see
+            :func:`open_image`.
     """
-    image = open_image(data)
+    # PIL's own bomb check stays off for the whole decode (a GIF's or TIFF's loading checks
+    # again): the size was checked against ``config.max_pixels`` when the header was read.
+    with pil_check_deferred():
+        return _decode_checked(data, config)
+
+
+def _decode_checked(data: bytes, config: ImageConfig) -> DecodedImage:
+    image = open_image(data, config.max_pixels)
     file_format, file_mode = image.format or "", image.mode
     orientation = exif_orientation(image)
     geometry = Geometry.plan(image.width, image.height, orientation, config.size)

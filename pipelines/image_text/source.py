@@ -11,7 +11,8 @@ its config and is built per task by :meth:`ImageTextSource.open_decoder`)::
 
     annotations: captions / region phrases cleaned, empty or non-UTF-8 ones dropped
     -> read: the image file (VG: VG_100K/ or VG_100K_2/)
-    -> decode: PIL -> upright RGB S x S (``images.py``)
+    -> decode: PIL -> upright RGB S x S (``images.py``; an image whose header gives more than
+       --max-image-pixels is rejected before decoding, ``pixel_limit.py``)
     -> boxes: each box checked against the image, mapped onto the S x S image (``boxes.py``)
     -> one row (``schema.py``)
 
@@ -39,6 +40,7 @@ from crossmodal_ray.pipelines.image_text.coco_splits import read_coco_image_spli
 from crossmodal_ray.pipelines.image_text.errors import MissingImageError
 from crossmodal_ray.pipelines.image_text.images import ImageConfig, ImageDecoder
 from crossmodal_ray.pipelines.image_text.listing import Listing
+from crossmodal_ray.pipelines.image_text.pixel_limit import DEFAULT_MAX_IMAGE_PIXELS
 from crossmodal_ray.pipelines.image_text.rows import Dropped, sample_id_for
 from crossmodal_ray.pipelines.image_text.schema import (
     DEFAULT_IMAGE_SIZE,
@@ -76,6 +78,9 @@ class ImageTextSourceConfig:
         image_storage: ``jpeg`` (re-encoded bytes; a reader decodes them) or ``uint8`` (decoded
             [S, S, 3] tensor); see pipelines/image_text/schema.py for the measurement.
         jpeg_quality: Quality of the re-encoded JPEG (jpeg storage).
+        max_image_pixels: Decompression-bomb guard: an image whose header gives more pixels
+            (width x height) is rejected before it is decoded (default PIL's own limit,
+            89,478,485, about 9,459 x 9,459); raise it for a corpus of very large images.
         box_tolerance_px: A box may reach this many pixels beyond the image (then clipped);
             further out it is rejected.
         coco_split_annotations: COCO annotations folder (``captions_<split>2017.json`` or
@@ -90,6 +95,7 @@ class ImageTextSourceConfig:
     image_size: int = DEFAULT_IMAGE_SIZE
     image_storage: str = field(default=DEFAULT_IMAGE_STORAGE, metadata={"choices": IMAGE_STORAGES})
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     box_tolerance_px: float = 2.0
     coco_split_annotations: str = ""
 
@@ -103,10 +109,12 @@ class ImageTextSourceConfig:
             )
         if self.box_tolerance_px < 0:
             raise ValueError(f"box tolerance must be >= 0, got {self.box_tolerance_px}")
-        self.image_config()  # validates size, storage and quality
+        self.image_config()  # validates size, storage, quality and the pixel limit
 
     def image_config(self) -> ImageConfig:
-        return ImageConfig(self.image_size, self.image_storage, self.jpeg_quality)
+        return ImageConfig(
+            self.image_size, self.image_storage, self.jpeg_quality, self.max_image_pixels
+        )
 
 
 class ImageTextSource:
@@ -251,6 +259,7 @@ class ImageTextSource:
             "image_size": config.image_size,
             "image_storage": config.image_storage,
             "jpeg_quality": config.jpeg_quality,
+            "max_image_pixels": config.max_image_pixels,
             "box_tolerance_px": config.box_tolerance_px,
             "counts": {split: s.get("counts") or {} for split, s in per_split.items()},
             "dropped": dict(sorted(Counter(everything.get("dropped") or {}).items())),

@@ -4,7 +4,8 @@
         no file found at listing -> dropped (MissingImageError, stage images)
         read the file            -> dropped if it vanished (MissingImageError, stage read)
         decode (PIL, images.py)  -> dropped if broken (NotAnImageError, CorruptImageError,
-                                    ZeroPixelImageError; stage decode)
+                                    ZeroPixelImageError) or over --max-image-pixels
+                                    (ImageTooLargeError, from its header); stage decode
         else one row (schema.py)
     no row at all -> the whole post is rejected (the first image's reason; the runner writes
                      the row and counts the post as a rejected input)
@@ -48,7 +49,8 @@ class NewsImageDecoder:
 
         Raises:
             MissingImageError: the file is gone (stage ``read``).
-            NotAnImageError, CorruptImageError, ZeroPixelImageError: stage ``decode``.
+            NotAnImageError, CorruptImageError, ZeroPixelImageError, ImageTooLargeError: stage
+                ``decode``.
         """
         with at_stage("read"):
             try:

@@ -1,7 +1,8 @@
 """The news ingest's own rejection reasons (one class per reason, named in ``_rejected/``).
 
 Images PIL cannot decode keep the image-text classes (``NotAnImageError``, ``CorruptImageError``,
-``ZeroPixelImageError`` from ``pipelines/image_text/errors.py``): one decoder, one vocabulary.
+``ZeroPixelImageError``, and ``ImageTooLargeError`` over ``--max-image-pixels``, from
+``pipelines/image_text/errors.py``): one decoder, one vocabulary.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from crossmodal_ray.pipelines.core.source import DecodedInput, InputItem, sum_summaries
 from crossmodal_ray.pipelines.image_text.images import ImageConfig
+from crossmodal_ray.pipelines.image_text.pixel_limit import DEFAULT_MAX_IMAGE_PIXELS
 from crossmodal_ray.pipelines.news.decoding import NewsImageDecoder, decode_post
 from crossmodal_ray.pipelines.news.events import EventMap
 from crossmodal_ray.pipelines.news.image_index import ImageIndex
@@ -73,6 +74,9 @@ class NewsSourceConfig:
             per image).
         image_size: Side S of the stored square image: shorter side resized to S, centre crop.
         jpeg_quality: Quality of the re-encoded JPEG.
+        max_image_pixels: Decompression-bomb guard: an image whose header gives more pixels
+            (width x height) is dropped before it is decoded (default PIL's own limit,
+            89,478,485, about 9,459 x 9,459); raise it for a corpus of very large images.
     """
 
     source: str = ""
@@ -82,16 +86,17 @@ class NewsSourceConfig:
     first_image_only: bool = False
     image_size: int = DEFAULT_IMAGE_SIZE
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"unknown format {self.format!r}; expected one of {FORMATS}")
         if self.split_by not in SPLIT_RULES:
             raise ValueError(f"unknown split rule {self.split_by!r}; expected {SPLIT_RULES}")
-        self.image_config()  # validates size and quality
+        self.image_config()  # validates size, quality and the pixel limit
 
     def image_config(self) -> ImageConfig:
-        return ImageConfig(self.image_size, "jpeg", self.jpeg_quality)
+        return ImageConfig(self.image_size, "jpeg", self.jpeg_quality, self.max_image_pixels)
 
 
 def mediaeval_image_folders(root: Path) -> list[Path]:
@@ -208,5 +213,6 @@ class NewsSource:
             "first_image_only": config.first_image_only,
             "image_size": config.image_size,
             "jpeg_quality": config.jpeg_quality,
+            "max_image_pixels": config.max_image_pixels,
             **self.listing_facts,
         }

@@ -28,8 +28,11 @@ Blocks are found by their shape rather than by counting lines in threes, so one 
 cannot shift every block after it: a block starts at a line ``<digits>|...`` followed by an
 image line (``...|null``). Rejected here, one row per block (stage ``parse``): a block whose
 metadata line has another field count than most of the file's (the wrong column count), a
-block missing its text line (two lines, then the next block), lines between blocks that belong
-to none (one rejection per run of such lines), and a block with a line that is not UTF-8.
+block missing its text line (two lines, then the next block), a post whose three lines are out
+of order (a metadata, an image and a text line in another order, then the next block or the
+end of the file: one rejection naming the post id and each line's number, instead of a stray
+line plus a block without text), lines between blocks that belong to none (one rejection per
+run of such lines), and a block with a line that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -56,15 +59,27 @@ IMAGE_FOLDERS = {"rumor": "rumor_images", "nonrumor": "nonrumor_images"}
 EANN_METADATA_FIELDS, EANN_USER_ID_FIELD = 15, 9
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{1,2}:\d{2}(:\d{2})?)?$")
 USER_URL = re.compile(r"weibo\.com/(\d+)(/|$)")
+# The lines of a post, in the order the EANN layout writes them.
+IN_ORDER = ("metadata", "image URLs", "text")
+NOT_A_BLOCK = "not a 3-line post block: "
 
 
 @dataclass
 class Block:
-    """Lines ``start+1 ..`` (1-based) of a file: a post's block, or lines that form none."""
+    """Lines ``start+1 ..`` (1-based) of a file: a post's block, or lines that form none.
+
+    Attributes:
+        start: 0-based index of its first line.
+        lines: Its lines.
+        problem: Why it is no post ('' for a well-formed block), for the rejection's message.
+        metadata_at: Index in ``lines`` of the metadata line, whose first field is the post id
+            (not 0 when the post's lines are out of order).
+    """
 
     start: int
     lines: list[bytes]
     problem: str = ""
+    metadata_at: int = 0
 
 
 def find_weibo_files(root: Path) -> list[tuple[Path, str, str]]:
@@ -101,6 +116,33 @@ def is_block_start(lines: list[bytes], i: int) -> bool:
     return i + 1 < len(lines) and looks_like_metadata(lines[i]) and is_image_line(lines[i + 1])
 
 
+def line_role(line: bytes) -> str:
+    """``metadata`` (``<digits>|...``), ``image URLs`` (``...|null``) or ``text``."""
+    if looks_like_metadata(line):
+        return "metadata"
+    return "image URLs" if is_image_line(line) else "text"
+
+
+def shuffled_block(lines: list[bytes], i: int) -> Block | None:
+    """The post at lines ``i .. i+2`` when they are its metadata, image and text lines in
+    another order (and the next line starts a post, or the file ends there), else None."""
+    window = lines[i : i + 3]
+    if len(window) < 3 or not all(line.strip() for line in window):
+        return None
+    roles = [line_role(line) for line in window]
+    if sorted(roles) != sorted(IN_ORDER) or roles == list(IN_ORDER):
+        return None
+    after = i + 3
+    if after < len(lines) and lines[after].strip() and not is_block_start(lines, after):
+        return None
+    found = ", ".join(f"{role} (line {i + 1 + k})" for k, role in enumerate(roles))
+    problem = (
+        f"the post's three lines are out of order: {found}; the EANN layout writes the "
+        f"metadata line (<post id>|...), then the image URLs (...|null), then the text"
+    )
+    return Block(i, window, problem, metadata_at=roles.index("metadata"))
+
+
 def split_blocks(lines: list[bytes]) -> list[Block]:
     """The file's post blocks and the runs of lines that belong to none (see the docstring)."""
     blocks, i = [], 0
@@ -109,21 +151,26 @@ def split_blocks(lines: list[bytes]) -> list[Block]:
             i += 1
         elif is_block_start(lines, i):
             if is_block_start(lines, i + 2):
-                blocks.append(Block(i, lines[i : i + 2], "its text line is missing"))
+                blocks.append(Block(i, lines[i : i + 2], f"{NOT_A_BLOCK}its text line is missing"))
                 i += 2
             elif i + 2 >= len(lines):
-                blocks.append(Block(i, lines[i:], "its text line is missing (end of file)"))
+                problem = f"{NOT_A_BLOCK}its text line is missing (end of file)"
+                blocks.append(Block(i, lines[i:], problem))
                 i = len(lines)
             else:
                 blocks.append(Block(i, lines[i : i + 3]))
                 i += 3
+        elif (shuffled := shuffled_block(lines, i)) is not None:
+            blocks.append(shuffled)
+            i += 3
         else:
             j = i + 1
-            while j < len(lines) and not is_block_start(lines, j):
+            while j < len(lines) and not (
+                is_block_start(lines, j) or shuffled_block(lines, j) is not None
+            ):
                 j += 1
-            blocks.append(
-                Block(i, lines[i:j], "not a post block (metadata|..., image URLs|null, text)")
-            )
+            problem = f"{NOT_A_BLOCK}not a post block (metadata|..., image URLs|null, text)"
+            blocks.append(Block(i, lines[i:j], problem))
             i = j
     return blocks
 
@@ -185,13 +232,12 @@ def parse_block(block: Block, rel: str, width: int, parsed: ParsedPosts) -> Post
     """One block -> a post, or None and a ``parse``-stage rejection."""
     first = block.start + 1
     lines_shown = f"lines {first}-{block.start + len(block.lines)}"
-    raw_id = loose_text(block.lines[0].split(b"|", 1)[0]).strip()
+    raw_id = loose_text(block.lines[block.metadata_at].split(b"|", 1)[0]).strip()
     source = f"{rel}#{raw_id}" if raw_id.isdigit() else f"{rel}#line{first}"
     try:
         if block.problem:
             raise MalformedLineError(
-                f"{lines_shown}: not a 3-line post block: {block.problem} "
-                f"(starts with {loose_text(block.lines[0])[:60]!r})"
+                f"{lines_shown}: {block.problem} (starts with {loose_text(block.lines[0])[:60]!r})"
             )
         meta_line, image_line, text_line = block.lines
         metadata = decode_line(meta_line, f"metadata line {first}").split("|")

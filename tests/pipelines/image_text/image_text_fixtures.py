@@ -37,20 +37,43 @@ def with_orientation(image: Image.Image, orientation: int, quality: int = 95) ->
     return encode(image, "JPEG", quality=quality, exif=exif.tobytes())
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
 def zero_pixel_png() -> bytes:
     """A PNG whose header says 0 x 0 pixels (PIL refuses to write one)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
     header = struct.pack(">IIBBBBB", 0, 0, 8, 2, 0, 0, 0)
-    signature = b"\x89PNG\r\n\x1a\n"
     return (
-        signature
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b""))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A decompression bomb: a black one-bit greyscale PNG of ``width`` x ``height`` pixels.
+
+    20,000 x 20,000 is a ~50 KB file that PIL would decode into 400 MB (a byte per pixel in
+    mode "1"), 1.2 GB as RGB. The rows are compressed in chunks, never held whole."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte 0, then the packed pixels
+    compressor = zlib.compressobj(9)
+    rows_per_chunk = 1000
+    parts = []
+    for start in range(0, height, rows_per_chunk):
+        parts.append(compressor.compress(row * min(rows_per_chunk, height - start)))
+    parts.append(compressor.flush())
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", b"".join(parts))
+        + png_chunk(b"IEND", b"")
     )
 
 
