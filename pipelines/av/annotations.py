@@ -1,7 +1,11 @@
 """AVA-ActiveSpeaker annotation CSVs: find, parse and check every row (on the driver).
 
 A row is ``video_id, frame_timestamp, x1, y1, x2, y2, label, entity_id`` with the box normalised
-to [0, 1] (no header row; a first row naming exactly these columns is skipped all the same).
+to [0, 1]. AVA's files have no header row; a file whose first row names columns (no field a
+number, one at least an AVA column name, as TalkNet's ``train_orig.csv``) is read by those
+names instead: any order, extra columns (TalkNet's ``label_id``, ``instance_id``) ignored. A
+header that lacks one of the eight columns, or names one twice, rejects the whole file (stage
+``list``, source the file: one rejection, its rows are not read).
 One CSV per video or one for all: every ``*.csv`` directly in the corpus folder or anywhere
 under its ``annotations/`` folder, except ``sync_labels.csv`` and side tables (``_*.csv``).
 
@@ -28,6 +32,7 @@ from crossmodal_ray.pipelines.av.errors import (
     EmptyIdError,
     InvertedBoxError,
     MalformedCsvFileError,
+    MissingColumnsError,
     NonNumericFieldError,
     UnknownLabelError,
     WrongColumnCountError,
@@ -69,10 +74,10 @@ class AnnotationTable:
     Attributes:
         files: The CSVs read, relative to the corpus root (``file_index`` points here).
         by_video: Good rows per video id, in reading order.
-        rejected: ``rejected_row`` dicts of the bad rows (stage ``csv``) and unreadable files
-            (stage ``list``).
+        rejected: ``rejected_row`` dicts of the bad rows (stage ``csv``) and of the files
+            rejected as a whole (stage ``list``: unreadable, or a header lacking a column).
         rows_read: Non-blank, non-header lines read (good + rejected rows).
-        header_rows_skipped: First rows that named the columns.
+        header_rows_skipped: First rows that named the columns (files read by their header).
     """
 
     files: list[str] = field(default_factory=list)
@@ -134,7 +139,8 @@ def check_box(coords: list[float], tolerance: float) -> tuple[float, float, floa
 
 
 def parse_row(fields: list[str], file_index: int, line: int, box_tolerance: float) -> Annotation:
-    """One CSV row as an :class:`Annotation`; raises the reason it is bad."""
+    """One CSV row, its fields in the AVA column order, as an :class:`Annotation`; raises the
+    reason it is bad."""
     if len(fields) != len(CSV_COLUMNS):
         raise WrongColumnCountError(
             f"{len(fields)} columns, expected {len(CSV_COLUMNS)} ({', '.join(CSV_COLUMNS)})"
@@ -142,7 +148,8 @@ def parse_row(fields: list[str], file_index: int, line: int, box_tolerance: floa
     fields = [f.strip() for f in fields]
     video_id, label, entity_id = fields[0], fields[6], fields[7]
     if not video_id or not entity_id:
-        raise EmptyIdError("empty video_id or entity_id")
+        empty = [n for n, v in (("video_id", video_id), ("entity_id", entity_id)) if not v]
+        raise EmptyIdError(f"the {' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty")
     timestamp = parse_number(fields[1], "frame_timestamp")
     if timestamp < 0:
         raise NonNumericFieldError(f"frame_timestamp {timestamp} is negative")
@@ -155,8 +162,67 @@ def parse_row(fields: list[str], file_index: int, line: int, box_tolerance: floa
     return Annotation(video_id, entity_id, timestamp, box, label, file_index, line)
 
 
-def is_header(fields: list[str]) -> bool:
-    return [f.strip().lower() for f in fields] == list(CSV_COLUMNS)
+@dataclass(frozen=True)
+class ColumnLayout:
+    """Where the AVA columns sit in a file's rows.
+
+    Attributes:
+        width: Fields per row.
+        positions: The index in a row of each of ``CSV_COLUMNS``, in their order.
+        header: The names of a header row, empty when the file has none.
+    """
+
+    width: int = len(CSV_COLUMNS)
+    positions: tuple[int, ...] = tuple(range(len(CSV_COLUMNS)))
+    header: tuple[str, ...] = ()
+
+    def ava_fields(self, fields: list[str]) -> list[str]:
+        """The row's fields in the AVA column order; raises when it has the wrong width."""
+        if len(fields) != self.width:
+            if self.header:
+                raise WrongColumnCountError(
+                    f"{len(fields)} columns, the file's header row names {self.width}"
+                )
+            raise WrongColumnCountError(
+                f"{len(fields)} columns, expected {len(CSV_COLUMNS)} ({', '.join(CSV_COLUMNS)})"
+            )
+        return [fields[i] for i in self.positions]
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def looks_like_header(fields: list[str]) -> bool:
+    """A row naming columns: no field is a number and one at least is an AVA column name."""
+    names = [f.strip().lower() for f in fields]
+    return not any(is_number(n) for n in names) and any(n in CSV_COLUMNS for n in names)
+
+
+def header_layout(fields: list[str]) -> ColumnLayout:
+    """The layout a header row describes.
+
+    Raises:
+        MissingColumnsError: an AVA column is not named, or named twice.
+    """
+    names = tuple(f.strip().lower() for f in fields)
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    twice = sorted({n for n in names if n in CSV_COLUMNS and names.count(n) > 1})
+    if missing or twice:
+        problem = (
+            f"lacks the {', '.join(missing)} column{'s' if len(missing) > 1 else ''}"
+            if missing
+            else f"names {', '.join(twice)} twice"
+        )
+        raise MissingColumnsError(
+            f"the header row {problem} (it names {', '.join(names)}); AVA annotation rows "
+            f"need {', '.join(CSV_COLUMNS)}: no row of the file is read"
+        )
+    return ColumnLayout(len(names), tuple(names.index(c) for c in CSV_COLUMNS), names)
 
 
 def read_annotation_file(
@@ -169,6 +235,7 @@ def read_annotation_file(
         error = MalformedCsvFileError(f"cannot read the annotation file: {exc}")
         table.rejected.append(rejected_row(table.files[file_index], "list", error))
         return
+    layout = ColumnLayout()
     first = True
     for line_number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
@@ -178,7 +245,12 @@ def read_annotation_file(
             fields = next(csv.reader([raw.decode("utf-8")]))
         except UnicodeDecodeError as exc:
             error = BadUtf8Error(f"bytes that are not UTF-8 at column {exc.start + 1}")
-        if first and fields is not None and is_header(fields):
+        if first and fields is not None and looks_like_header(fields):
+            try:
+                layout = header_layout(fields)
+            except MissingColumnsError as exc:
+                table.rejected.append(rejected_row(table.files[file_index], "list", exc))
+                return
             table.header_rows_skipped += 1
             first = False
             continue
@@ -187,7 +259,7 @@ def read_annotation_file(
         try:
             if error is not None:
                 raise error
-            row = parse_row(fields, file_index, line_number, box_tolerance)
+            row = parse_row(layout.ava_fields(fields), file_index, line_number, box_tolerance)
             key = (row.video_id, row.entity_id, round(row.timestamp / SAME_TIME_S))
             if key in table.seen:
                 raise DuplicateAnnotationError(

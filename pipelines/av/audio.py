@@ -158,7 +158,9 @@ def read_with_pyav(
         raise CorruptVideoError(f"PyAV cannot open {path.name}: {first_line(exc)}") from exc
     with container:
         if not container.streams.audio:
-            raise NoAudioTrackError(f"{path.name} has no audio stream")
+            raise NoAudioTrackError(
+                f"{path.name} has no audio stream (active speaker detection needs the sound)"
+            )
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         batcher = _FrameBatcher(resampler)

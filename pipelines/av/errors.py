@@ -13,8 +13,14 @@ class MalformedCsvFileError(IngestError):
     """An annotation CSV that cannot be read at all (permissions, a folder named ``*.csv``)."""
 
 
+class MissingColumnsError(IngestError):
+    """An annotation CSV whose header row lacks one of the 8 AVA columns (or names one twice):
+    the whole file is rejected."""
+
+
 class WrongColumnCountError(IngestError):
-    """An annotation row without exactly the 8 AVA columns (missing or extra columns)."""
+    """An annotation row without exactly the 8 AVA columns (missing or extra columns), or,
+    in a file with a header row, without as many fields as the header names."""
 
 
 class BadUtf8Error(IngestError):
@@ -51,6 +57,10 @@ class MissingVideoError(IngestError):
 
 class CorruptVideoError(IngestError):
     """A video neither decord nor PyAV can open or decode (truncated, not a video)."""
+
+
+class NoVideoStreamError(IngestError):
+    """A file named as a video that holds no video stream (an audio-only file)."""
 
 
 class EmptyVideoError(IngestError):

@@ -102,7 +102,8 @@ def list_av_inputs(root: Path, fps: float, frame_size: int, box_tolerance: float
             csvs = sorted({table.files[a.file_index] for a in rows})
             error = MissingVideoError(
                 f"video {video_id} is annotated ({len(rows)} rows in {', '.join(csvs)}) but "
-                f"no {VIDEOS_DIR}/{video_id}.mp4|mkv|webm exists"
+                f"no video file {video_id}.{'|'.join(e[1:] for e in VIDEO_EXTENSIONS)} exists "
+                f"in the folder or in {VIDEOS_DIR}/"
             )
             listing.rejected.append(rejected_row(video_id, "list", error))
             continue

@@ -39,16 +39,18 @@ import pyarrow as pa
 
 SCHEMA_VERSION = 1
 FORMAT = "ava"
-# Rejection stages in pipeline order. On the driver: ``list`` (a CSV file as a whole, a video
-# the CSVs name but that is absent), ``csv`` (one annotation row: columns, numbers, label, box,
-# duplicate). In the decoding actors, per video: ``open`` (corrupt, truncated, zero frames),
+# Rejection stages in pipeline order. On the driver: ``list`` (a CSV file as a whole: unreadable,
+# or a header row lacking a column; a video the CSVs name but that is absent), ``csv`` (one
+# annotation row: columns, numbers, label, box, duplicate). In the decoding actors, per video:
+# ``open`` (corrupt, truncated, zero frames, no video stream),
 # ``audio`` (no audio track, undecodable; per segment: soundtrack too short); per annotation row:
 # ``annotations`` (timestamp beyond the video); per segment: ``track`` (track too short),
 # ``decode`` (frames that cannot be read).
 STAGES: tuple[str, ...] = ("list", "csv", "open", "audio", "annotations", "track", "decode")
 # The AVA label -> the row's label (TalkNet counts SPEAKING_NOT_AUDIBLE as not speaking).
 LABELS: dict[str, int] = {"SPEAKING_AUDIBLE": 1, "SPEAKING_NOT_AUDIBLE": 0, "NOT_SPEAKING": 0}
-# The AVA-ActiveSpeaker CSV columns, in order (the files have no header row).
+# The AVA-ActiveSpeaker CSV columns, in order (the files have no header row; a file with one is
+# read by its column names, see annotations.py).
 CSV_COLUMNS: tuple[str, ...] = (
     "video_id",
     "frame_timestamp",

@@ -9,12 +9,13 @@ segments, MFCC, face crops.
 Counting (manifest ``counting``): ``totals`` count the entries of the shards and of
 ``_rejected/``: written segments + rejected segments + one per video rejected as a whole (absent
 at listing, or unreadable in an actor) + one per rejected annotation row (a bad CSV row at
-listing, a timestamp beyond its video in an actor) + one per unreadable CSV file; read = written
-+ rejected. ``segments`` (read = written + rejected), ``videos`` (read = ingested + rejected) and
-``annotation_rows`` (read = kept + rejected; ``of_rejected_videos`` of the kept rows belong to
-videos rejected as a whole) break it down, and ``totals.read`` = segments.read + videos.rejected +
-annotation_rows.rejected + unreadable CSV files. The runner's ``inputs`` counts every listing
-rejection as an input (bad CSV rows included); ``videos`` is the count of videos.
+listing, a timestamp beyond its video in an actor) + one per CSV file rejected whole
+(unreadable, or a header row lacking a column); read = written + rejected. ``segments`` (read =
+written + rejected), ``videos`` (read = ingested + rejected) and ``annotation_rows`` (read =
+kept + rejected; ``of_rejected_videos`` of the kept rows belong to videos rejected as a whole)
+break it down, and ``totals.read`` = segments.read + videos.rejected + annotation_rows.rejected
++ CSV files rejected whole. The runner's ``inputs`` counts every listing rejection as an input
+(bad CSV rows included); ``videos`` is the count of videos.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ SAMPLE_AV_DIR = "data/raw/av_sample"
 COUNTING = (
     "totals count shard rows and _rejected/ entries: track segments (written or rejected), "
     "one per video rejected as a whole (absent, unreadable, no audio), one per rejected "
-    "annotation row and one per unreadable CSV file; segments, videos and annotation_rows "
-    "count each unit on its own (segments: read = written + rejected; videos: read = ingested + "
-    "rejected; annotation_rows: read = kept + rejected); the runner's inputs count every listing "
-    "rejection (bad CSV rows too) as an input, videos counts videos only"
+    "annotation row and one per CSV file rejected whole (unreadable, or a header lacking a "
+    "column); segments, videos and annotation_rows count each unit on its own (segments: "
+    "read = written + rejected; videos: read = ingested + rejected; annotation_rows: read = "
+    "kept + rejected); the runner's inputs count every listing rejection (bad CSV rows too) "
+    "as an input, videos counts videos only"
 )
 
 

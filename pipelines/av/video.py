@@ -16,7 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
-from crossmodal_ray.pipelines.av.errors import CorruptVideoError, EmptyVideoError
+from crossmodal_ray.pipelines.av.errors import (
+    CorruptVideoError,
+    EmptyVideoError,
+    NoVideoStreamError,
+)
 
 # Frames decoded per decord call (about 100 MB of RGB at 1080p).
 CHUNK_FRAMES = 16
@@ -91,7 +95,8 @@ class PyAVFrames:
         self.path = path
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise CorruptVideoError(f"{path.name} has no video stream")
+                audio = " (an audio-only file)" if container.streams.audio else ""
+                raise NoVideoStreamError(f"{path.name} has no video stream{audio}")
             stream = container.streams.video[0]
             pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
@@ -134,6 +139,7 @@ def open_video(path: Path, threads: int = 1) -> VideoFrames:
 
     Raises:
         EmptyVideoError: zero frames (or an empty file).
+        NoVideoStreamError: no video stream (an audio-only file named as a video).
         CorruptVideoError: neither decord nor PyAV can open it (truncated, not a video).
     """
     if path.stat().st_size == 0:
@@ -145,12 +151,13 @@ def open_video(path: Path, threads: int = 1) -> VideoFrames:
     except Exception as decord_error:  # noqa: BLE001 - decord failed: PyAV decides
         try:
             return PyAVFrames(path)
-        except (EmptyVideoError, CorruptVideoError):
+        except (EmptyVideoError, NoVideoStreamError, CorruptVideoError):
             raise
         except Exception as pyav_error:  # noqa: BLE001 - both failed: one clear reason
             raise CorruptVideoError(
-                f"neither decord ({first_line(decord_error)}) nor PyAV "
-                f"({first_line(pyav_error)}) can open {path.name}"
+                f"{path.name} is not a readable video (truncated, corrupt or not a video "
+                f"file): neither decord ({first_line(decord_error)}) nor PyAV "
+                f"({first_line(pyav_error)}) can open it"
             ) from pyav_error
 
 

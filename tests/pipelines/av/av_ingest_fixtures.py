@@ -1,9 +1,12 @@
 """Small real media for the AV ingest tests, written with PyAV: h264 video (flat frames whose
-grey level encodes the frame number, optionally a bright face box), AAC audio (a tone with
-clicks at chosen times), and AVA-style CSV lines."""
+grey level encodes the frame number, optionally a bright face box; or bars that spell the frame
+number in binary), AAC audio (a tone with clicks at chosen times), audio-only files, and
+AVA-style CSV lines."""
 
 from __future__ import annotations
 
+import wave
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,6 +33,32 @@ def draw_frame(i: int, box: tuple[float, float, float, float] | None) -> np.ndar
     return img
 
 
+CODE_BITS = 8  # frame numbers 0..255
+CODE_DARK, CODE_BRIGHT = 16, 235
+
+
+def code_frame(i: int) -> np.ndarray:
+    """Frame ``i`` as ``CODE_BITS`` vertical bars side by side across the whole picture, bar b
+    bright when bit b of ``i`` is set, else dark: the number survives h264, grayscale, scaling
+    and any crop spanning the frame's width (:func:`read_code`)."""
+    bar = WIDTH // CODE_BITS
+    img = np.full((HEIGHT, WIDTH, 3), CODE_DARK, dtype=np.uint8)
+    for bit in range(CODE_BITS):
+        if (i >> bit) & 1:
+            img[:, bit * bar : (bit + 1) * bar] = CODE_BRIGHT
+    return img
+
+
+def read_code(crop: np.ndarray) -> int:
+    """The frame number :func:`code_frame` drew, from a grayscale crop ``[S, S]`` of the whole
+    frame (the middle of each bar, the middle half of its height)."""
+    height, width = crop.shape
+    centres = ((np.arange(CODE_BITS) + 0.5) * width / CODE_BITS).astype(int)
+    bars = crop[height // 4 : 3 * height // 4, centres].mean(axis=0)
+    threshold = (CODE_DARK + CODE_BRIGHT) / 2
+    return int(sum(1 << bit for bit, level in enumerate(bars) if level > threshold))
+
+
 def tone(seconds: float, rate: int = AUDIO_RATE, clicks: tuple[float, ...] = ()) -> np.ndarray:
     """A quiet 220 Hz tone with 10 ms bursts of a loud 1 kHz tone at ``clicks`` (seconds)."""
     t = np.arange(int(round(seconds * rate))) / rate
@@ -49,10 +78,14 @@ def write_video(
     frame_times: list[float] | None = None,
     clicks: tuple[float, ...] = (),
     codecs: tuple[str, str] = ("libx264", "aac"),
+    paint: Callable[[int], np.ndarray] | None = None,
 ) -> Path:
     """A video of ``frames`` frames (h264 in mp4; ``codecs`` for others, e.g. VP9 + Opus in
     webm) and, unless ``audio_seconds == 0``, a sound track of ``audio_seconds`` (default: as
-    long as the video). ``frame_times`` (seconds) makes the frame rate variable."""
+    long as the video). ``frame_times`` (seconds) makes the frame rate variable; ``paint(i)``
+    draws frame i (RGB ``[HEIGHT, WIDTH, 3]``) instead of the grey level and ``box``. With
+    ``frames=0`` (and a sound track) the video stream holds no frame (in .mkv: FFmpeg's mp4 muxer
+    leaves an empty track out, the file is then audio only)."""
     audio_seconds = frames / fps if audio_seconds is None else audio_seconds
     with av.open(str(path), "w") as container:
         video = container.add_stream(codecs[0], rate=fps)
@@ -64,7 +97,8 @@ def write_video(
             audio = container.add_stream(codecs[1], rate=AUDIO_RATE)
             audio.layout = "mono"
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(draw_frame(i, box), format="rgb24")
+            picture = paint(i) if paint is not None else draw_frame(i, box)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             if frame_times is not None:
                 frame.pts, frame.time_base = round(frame_times[i] * 1000), Fraction(1, 1000)
             for packet in video.encode(frame):
@@ -72,15 +106,40 @@ def write_video(
         for packet in video.encode():
             container.mux(packet)
         if audio is not None:
-            samples = tone(audio_seconds, clicks=clicks)
-            for start in range(0, len(samples), 1024):
-                chunk = samples[start : start + 1024][None].copy()
-                frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-                frame.sample_rate, frame.pts = AUDIO_RATE, start
-                for packet in audio.encode(frame):
-                    container.mux(packet)
-            for packet in audio.encode():
-                container.mux(packet)
+            encode_tone(container, audio, audio_seconds, clicks)
+    return path
+
+
+def encode_tone(container, audio, seconds: float, clicks: tuple[float, ...] = ()) -> None:
+    """Encode :func:`tone` into the ``audio`` stream of an open output ``container``."""
+    samples = tone(seconds, clicks=clicks)
+    for start in range(0, len(samples), 1024):
+        chunk = samples[start : start + 1024][None].copy()
+        frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+        frame.sample_rate, frame.pts = AUDIO_RATE, start
+        for packet in audio.encode(frame):
+            container.mux(packet)
+    for packet in audio.encode():
+        container.mux(packet)
+
+
+def write_audio_only(path: Path, seconds: float = 1.0, codec: str = "aac") -> Path:
+    """A file with one audio stream and no video stream (an ``.m4a`` named as the video)."""
+    with av.open(str(path), "w", format="mp4") as container:
+        audio = container.add_stream(codec, rate=AUDIO_RATE)
+        audio.layout = "mono"
+        encode_tone(container, audio, seconds)
+    return path
+
+
+def write_wav(path: Path, seconds: float = 1.0) -> Path:
+    """16-bit mono PCM WAV of :func:`tone` (the stdlib ``wave`` writer), whatever the name."""
+    pcm = np.round(tone(seconds) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(AUDIO_RATE)
+        out.writeframes(pcm.tobytes())
     return path
 
 

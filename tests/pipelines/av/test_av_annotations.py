@@ -156,3 +156,59 @@ def test_listing_one_input_per_present_video_one_rejection_per_absent(tmp_path, 
     assert any("spare" in w for w in listing.warnings)
     assert listing.facts["annotation_rows_of_absent_videos"] == 2
     assert listing.items[0].size_bytes > 0
+
+
+TALKNET_HEADER = (
+    "video_id,frame_timestamp,entity_box_x1,entity_box_y1,entity_box_x2,entity_box_y2,label,"
+    "entity_id,label_id,instance_id"
+)
+
+
+def test_a_header_row_maps_columns_by_name_in_any_order_extra_ones_ignored(tmp_path):
+    """TalkNet's CSVs name their columns and add label_id and instance_id."""
+    reordered = "Entity_ID, label ,video_id,frame_timestamp,entity_box_x1,entity_box_y1,"
+    reordered += "entity_box_x2,entity_box_y2,note"
+    write_csv(tmp_path / "a.csv", [TALKNET_HEADER, GOOD[0] + ",1,vid_a:0:3"])
+    write_csv(
+        tmp_path / "b.csv",
+        [reordered, "vid_b:0,NOT_SPEAKING,vid_b,1.5,0.1,0.2,0.3,0.4,x", "vid_b,1.6,0.1"],
+    )
+    table = read_annotations(tmp_path)
+    assert table.header_rows_skipped == 2 and table.rows_read == 3
+    (row_a,) = table.by_video["vid_a"]
+    assert (row_a.entity_id, row_a.timestamp, row_a.label) == ("vid_a:0", 0.08, "SPEAKING_AUDIBLE")
+    (row_b,) = table.by_video["vid_b"]
+    assert (row_b.entity_id, row_b.timestamp, row_b.label) == ("vid_b:0", 1.5, "NOT_SPEAKING")
+    assert row_b.box == (0.1, 0.2, 0.3, 0.4)
+    (short,) = table.rejected
+    assert (short["source"], short["error_type"]) == ("b.csv#line3", "WrongColumnCountError")
+    assert "3 columns, the file's header row names 9" in short["message"]
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        (TALKNET_HEADER.replace("label,", ""), "the header row lacks the label column"),
+        (
+            "video_id,frame_timestamp,label,entity_id",
+            "lacks the entity_box_x1, entity_box_y1, entity_box_x2, entity_box_y2 columns",
+        ),
+        (TALKNET_HEADER.replace("label_id", "label"), "names label twice"),
+    ],
+)
+def test_a_header_lacking_a_column_rejects_the_file_once(tmp_path, header, words):
+    write_csv(tmp_path / "annotations" / "x.csv", [header, GOOD[0], GOOD[1]])
+    write_csv(tmp_path / "y.csv", [GOOD[3]])
+    table = read_annotations(tmp_path)
+    (rejected,) = table.rejected
+    assert (rejected["source"], rejected["stage"]) == ("annotations/x.csv", "list")
+    assert rejected["error_type"] == "MissingColumnsError"
+    assert words in rejected["message"] and "no row of the file is read" in rejected["message"]
+    assert table.rows_read == 1 and sorted(table.by_video) == ["vid_b"]
+
+
+def test_a_first_row_without_column_names_is_a_data_row(tmp_path):
+    write_csv(tmp_path / "a.csv", ["bad,row", GOOD[0]])
+    table = read_annotations(tmp_path)
+    assert table.header_rows_skipped == 0 and table.rows_read == 2
+    assert [r["error_type"] for r in table.rejected] == ["WrongColumnCountError"]

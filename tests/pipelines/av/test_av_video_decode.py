@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from av_ingest_fixtures import frame_level, truncated_copy, write_video
+from av_ingest_fixtures import (
+    frame_level,
+    truncated_copy,
+    write_audio_only,
+    write_video,
+    write_wav,
+)
 
 from crossmodal_ray.pipelines.av.audio import read_soundtrack, read_with_decord
 from crossmodal_ray.pipelines.av.errors import (
     CorruptVideoError,
     EmptyVideoError,
     NoAudioTrackError,
+    NoVideoStreamError,
 )
 from crossmodal_ray.pipelines.av.tracks import nearest_indices
 from crossmodal_ray.pipelines.av.video import DecordFrames, PyAVFrames, open_video
@@ -71,6 +78,18 @@ def test_an_empty_file_is_an_empty_video(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(EmptyVideoError):
         open_video(empty)
+
+
+def test_a_video_track_without_frames_is_an_empty_video(tmp_path):
+    no_frames = write_video(tmp_path / "no_frames.mkv", frames=0, audio_seconds=1.0)
+    with pytest.raises(EmptyVideoError, match="has no video frames"):
+        open_video(no_frames)
+
+
+def test_an_audio_file_named_as_a_video_has_no_video_stream(tmp_path):
+    for path in (write_audio_only(tmp_path / "aac.mp4"), write_wav(tmp_path / "pcm.mp4")):
+        with pytest.raises(NoVideoStreamError, match="has no video stream"):
+            open_video(path)
 
 
 def test_a_video_without_audio_has_no_audio_track(tmp_path):
