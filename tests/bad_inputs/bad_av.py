@@ -28,6 +28,10 @@ from bad_input_kinds import BadCorpus, BadKind
 
 FORMAT = "ava"
 JOB = "ingest_av"
+# Segments: good 3 (2 written, 1 track too short), vfr 1, headered 1, shortaudio 2 (1 written,
+# 1 longer than its sound). Videos: 11 files and 1 absent; 4 ingested, 7 rejected in the actors.
+SEGMENTS = {"read": 7, "written": 5, "rejected": 2}
+VIDEOS = {"read": 12, "ingested": 4, "rejected": 8, "rejected_at_listing": 1}
 BOX = (0.3, 0.2, 0.6, 0.7)
 # A variable frame rate: 1 s at 25 fps, 1 s at 10 fps, 1 s at 50 fps.
 VFR_TIMES = [
@@ -284,3 +288,42 @@ def write_bad_corpora(root: Path) -> list[BadCorpus]:
             },
         )
     ]
+
+
+def extra_checks(corpus: BadCorpus, outcome) -> list[str]:
+    """Exact counts: segments, videos, annotation rows (CSV lines rejected), the CSV file whose
+    header lacks a column, TalkNet's header row skipped, and totals made of all of them."""
+    m = outcome.manifest
+    got = {
+        "segments": {k: m["segments"][k] for k in SEGMENTS},
+        "videos": {k: m["videos"][k] for k in VIDEOS},
+        "annotation_rows_rejected": m["annotation_rows"]["rejected"],
+        "files_rejected": m["listing"]["annotation_files_unreadable"],
+        "header_rows_skipped": m["listing"]["header_rows_skipped"],
+    }
+    expected = {
+        "segments": SEGMENTS,
+        "videos": VIDEOS,
+        "annotation_rows_rejected": sum(k.stage in ("csv", "annotations") for k in corpus.kinds),
+        "files_rejected": 1,
+        "header_rows_skipped": 1,
+    }
+    failures = [
+        f"ava {key}: {got[key]}, expected {expected[key]}"
+        for key in expected
+        if got[key] != expected[key]
+    ]
+    totals = m["totals"]
+    parts = (
+        m["segments"]["read"]
+        + m["videos"]["rejected"]
+        + m["annotation_rows"]["rejected"]
+        + m["listing"]["annotation_files_unreadable"]
+    )
+    if totals["read"] != parts:
+        failures.append(
+            f"ava totals read {totals['read']} != segments + videos + rows + files {parts}"
+        )
+    if outcome.summary["totals"] != totals:
+        failures.append("ava: the job's summary totals differ from the manifest's")
+    return failures

@@ -32,6 +32,8 @@ from pathlib import Path
 import image_text_fixtures as fx
 from bad_input_kinds import BadCorpus, BadKind
 
+from crossmodal_ray.pipelines.image_text.pixel_limit import DEFAULT_MAX_IMAGE_PIXELS
+
 JOB = "ingest_image_text"
 IMAGE_SIZE = 32
 SIDE = 40  # every small image is 40 x 40
@@ -283,3 +285,25 @@ def write_bad_corpora(root: Path) -> list[BadCorpus]:
         write_coco(Path(root) / "coco_bad"),
         write_visual_genome(Path(root) / "visual_genome_bad"),
     ]
+
+
+def extra_checks(corpus: BadCorpus, outcome) -> list[str]:
+    """The bomb guard's limit is in the manifest; in Visual Genome a box 1 px past the edge is
+    clipped and kept while an object entirely outside is dropped (its image kept)."""
+    failures = []
+    if outcome.manifest.get("max_image_pixels") != DEFAULT_MAX_IMAGE_PIXELS:
+        failures.append(f"manifest max_image_pixels {outcome.manifest.get('max_image_pixels')}")
+    if corpus.format != "visual_genome":
+        return failures
+    rows = {row["source"]: row for row in outcome.rows()}
+    clipped, outside = rows.get("VG_100K/2.jpg"), rows.get("VG_100K/3.jpg")
+    if clipped is None or outside is None:
+        return [*failures, "VG_100K/2.jpg or VG_100K/3.jpg not written"]
+    x, _, w, _ = clipped["object_boxes"][1]  # clipped to the 40 x 40 image, scaled to 32
+    if clipped["object_ids"] != [201, 202] or abs(x + w - IMAGE_SIZE) > 1e-4:
+        failures.append(f"the box 1 px past the edge was not clipped and kept: {clipped}")
+    if clipped["object_boxes_original"][1] != [30.0, 4.0, 11.0, 8.0]:
+        failures.append("the clipped box's original coordinates were not kept")
+    if outside["object_ids"] != [301]:
+        failures.append(f"object 302 (entirely outside) not dropped: {outside['object_ids']}")
+    return failures

@@ -28,6 +28,8 @@ import image_text_fixtures as itx
 import news_fixtures as fx
 from bad_input_kinds import BadCorpus, BadKind
 
+from crossmodal_ray.pipelines.image_text.pixel_limit import DEFAULT_MAX_IMAGE_PIXELS
+
 JOB = "ingest_news"
 COMMON_FLAGS = ["--image-size", "32", "--concurrency", "2"]
 DEVSET = "devset/tweets.txt"
@@ -203,3 +205,13 @@ def write_bad_corpora(root: Path) -> list[BadCorpus]:
         write_mediaeval(Path(root) / "mediaeval_bad"),
         write_weibo(Path(root) / "weibo_bad"),
     ]
+
+
+def extra_checks(corpus: BadCorpus, outcome) -> list[str]:
+    """The bomb guard's limit is in the manifest, and the job's summary gives the posts."""
+    failures = []
+    if outcome.manifest.get("max_image_pixels") != DEFAULT_MAX_IMAGE_PIXELS:
+        failures.append(f"manifest max_image_pixels {outcome.manifest.get('max_image_pixels')}")
+    if outcome.summary.get("posts") != outcome.manifest["posts"]:
+        failures.append(f"summary posts {outcome.summary.get('posts')} != manifest's")
+    return failures

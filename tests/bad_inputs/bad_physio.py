@@ -168,3 +168,24 @@ def write_bad_corpora(root: Path) -> list[BadCorpus]:
         write_bad_wfdb(root / WFDB_FOLDER),
         write_bad_ppg_dalia(root / PPG_DALIA_FOLDER, root / MALICIOUS_MARKER),
     ]
+
+
+def extra_checks(corpus: BadCorpus, outcome) -> list[str]:
+    """The malicious pickle ran nothing; a multi-segment master is one input (its segments and
+    layout header are never inputs of their own)."""
+    failures = []
+    if corpus.format == "ppg_dalia" and (corpus.raw.parent / MALICIOUS_MARKER).exists():
+        failures.append("the malicious pickle ran: its marker file exists")
+    if corpus.format == "wfdb":
+        sources = outcome.written_sources | {row["source"] for row in outcome.rejected}
+        for master in (MISSING_SEGMENT_RECORD, MULTISEGMENT_RECORD):
+            parts = sorted(s for s in sources if s.startswith(f"{master}_"))
+            if parts:
+                failures.append(f"segments of {master} ingested on their own: {parts}")
+        # One input per kind (the missing master and the gap record included), the good
+        # records and the valid master.
+        inputs = outcome.manifest["inputs"]["read"]
+        expected = len(corpus.kinds) + len(GOOD_WFDB) + 1
+        if inputs != expected:
+            failures.append(f"wfdb: {inputs} inputs read, expected {expected}")
+    return failures
