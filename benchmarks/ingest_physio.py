@@ -11,9 +11,9 @@ records, 950,400 windows. The ways through it:
 (a) plain: one process, no Ray, what a user would write: ``labels.csv`` read once
     (``load_label_table``), then per record ``wfdb.rdrecord`` -> the project's
     ``map_signal_names``, ``to_common_rate``, ``window_starts``, ``split_gap_windows``,
-    ``window_labels`` and ``build_window_table`` -> ``pyarrow.parquet.write_table`` (zstd and
-    pyarrow's default encodings, as the shard writer; one file per record). Timed from
-    listing the records to the last file.
+    ``window_labels`` and ``build_window_table`` -> ``pyarrow.parquet.write_table`` (zstd,
+    dictionary encoding for the string columns only, as the shard writer; one file per
+    record). Timed from listing the records to the last file.
 (b) with ``--in-process``: the project without Ray: the runner's plan and
     ``ShardTaskWorker.run`` per shard task in this process, what one Ray task runs
     (validation, quarantine bookkeeping, label summaries, shard writer). Its gap to (a) is the
@@ -79,7 +79,7 @@ from crossmodal_ray.pipelines.core.runner import (
     schema_row_bytes,
 )
 from crossmodal_ray.pipelines.core.shard_reader import split_files
-from crossmodal_ray.pipelines.core.shard_writer import rows_per_shard_for
+from crossmodal_ray.pipelines.core.shard_writer import dictionary_columns, rows_per_shard_for
 from crossmodal_ray.pipelines.physio.labels import load_label_table, window_labels
 from crossmodal_ray.pipelines.physio.source import PhysioSource, PhysioSourceConfig
 from crossmodal_ray.pipelines.physio.subjects import folder_subject
@@ -204,7 +204,9 @@ def plain_loop(root: Path, config: PhysioSourceConfig, out: Path) -> dict[str, i
         rows = build_window_table(raw, common, kept, config.window_samples, window)
         path = out / f"{record}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(rows, path, compression="zstd")
+        pq.write_table(
+            rows, path, compression="zstd", use_dictionary=dictionary_columns(rows.schema)
+        )
         rows_of[record] = rows.num_rows
         dropped += len(gap_rejected)
     rows_of["_dropped"] = dropped

@@ -5,6 +5,11 @@ streams a shard a row group at a time; a task's rows start a new file once ``row
 rows are in the current one (``k`` counts those files). Rows arrive in a deterministic order
 (inputs sorted, rows in decode order) and no timestamps are written, so the same input gives
 byte-identical files, whichever worker writes them and however often a failed task is retried.
+
+Dictionary encoding is on for string columns only (ids, sources, labels repeat): on the float
+signal and embedding columns pyarrow's default builds a dictionary per column chunk that never
+pays (every value distinct), falls back to plain encoding, and made writing a physio shard 3.4x
+slower and its file 35 % larger (issue 14's profile).
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ import pyarrow.parquet as pq
 from crossmodal_ray.pipelines.core import storage
 
 DEFAULT_ROW_GROUP_ROWS = 512
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary-encoding: the string ones (top-level)."""
+    return [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
 
 
 def rows_per_shard_for(row_bytes: int, shard_mb: float, row_group_rows: int) -> int:
@@ -98,7 +110,12 @@ class ShardWriter:
         fs, path = storage.resolve(storage.join(self.split_dir, name))
         fs.create_dir(path.rsplit("/", 1)[0])
         self._writer = pq.ParquetWriter(
-            path, self.schema, filesystem=fs, compression="zstd", write_statistics=True
+            path,
+            self.schema,
+            filesystem=fs,
+            compression="zstd",
+            write_statistics=True,
+            use_dictionary=dictionary_columns(self.schema),
         )
         self.files.append(name)
         self._rows_in_file = 0
