@@ -8,6 +8,7 @@ workers on a real cluster inherit theirs; nothing in a test run can reach a real
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ TEST_FOLDERS = [
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [*map(str, TEST_FOLDERS), os.environ.get("PYTHONPATH", "")]
 ).rstrip(os.pathsep)
+# ... and this process's: a test imports a helper of another folder by its bare name too.
+sys.path[:0] = [str(p) for p in TEST_FOLDERS if str(p) not in sys.path]
 
 
 @pytest.fixture(scope="session")

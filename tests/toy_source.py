@@ -5,11 +5,17 @@ line that is not an integer is a dropped row (rejected at ``parse``); a file nam
 is listed but rejected; a file whose first line is ``BROKEN`` fails as a whole (at ``read``).
 Every ``open_decoder`` call (the per-process state) appends a line to ``<log_dir>/opens.txt``,
 so a test can see that the state is built once per actor, not once per input.
+
+For the fault tests: ``stateless=True`` makes the runner use plain Ray tasks instead of an actor
+pool, and ``pause_on=<source>`` makes the first attempt at decoding that input write its
+process id to ``<log_dir>/paused.pid`` and wait (up to ``PAUSE_S``) for the test to kill the
+process; a retried attempt finds the file and decodes at once.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +31,10 @@ SCHEMA = pa.schema(
         pa.field("value", pa.int64()),
     ]
 )
+
+
+PAUSE_S = 120.0
+PAUSED_PID_FILE = "paused.pid"
 
 
 class BrokenFileError(IngestError):
@@ -46,9 +56,13 @@ class ToySource:
     stages = ("list", "read", "parse")
     decoder_needs_actor = True
 
-    def __init__(self, root: str, log_dir: str) -> None:
+    def __init__(
+        self, root: str, log_dir: str, stateless: bool = False, pause_on: str | None = None
+    ) -> None:
         self.root = root
         self.log_dir = log_dir
+        self.decoder_needs_actor = not stateless
+        self.pause_on = pause_on
 
     def schema(self) -> pa.Schema:
         return SCHEMA
@@ -75,7 +89,21 @@ class ToySource:
             handle.write(f"{os.getpid()}\n")
         return CountingDecoder()
 
+    def pause_first_attempt(self) -> None:
+        """Write this process's id once (first attempt only) and wait to be killed."""
+        try:
+            fd = os.open(Path(self.log_dir) / PAUSED_PID_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return  # a retry: the first attempt's process was killed
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        deadline = time.monotonic() + PAUSE_S
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def decode(self, item: InputItem, state: CountingDecoder) -> DecodedInput:
+        if item.source == self.pause_on:
+            self.pause_first_attempt()
         with at_stage("read"):
             lines = (Path(self.root) / item.source).read_text().split()
             if lines and lines[0] == "BROKEN":

@@ -5,11 +5,20 @@ A checkpoint directory holds:
 - ``optimizer.pt``: every optimiser's and LR scheduler's state, by optimiser name (resume only);
 - ``train_state.json``: global step, epoch, steps done inside that epoch, the task's extras
   (for MBSL: model config and channel grouping) and the loop config.
+
+Every ``.pt`` file of a checkpoint is read with ``torch.load(..., weights_only=True)``
+(:func:`load_tensor_file`): tensors, numbers, strings and plain containers only, so a
+checkpoint from elsewhere cannot run code when loaded. What is saved keeps to that (AdamW's
+state and a ``LambdaLR``'s are tensors, numbers and lists; the generator states are stored as
+tensors and lists, :mod:`crossmodal_ray.training.rng_state`); a file holding anything else is
+refused with :class:`UnsafeCheckpointError`, which names what it holds.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +30,30 @@ from crossmodal_ray.training.optimizers import BuiltOptimizer
 MODEL_FILE = "model.pt"
 OPTIMIZER_FILE = "optimizer.pt"
 STATE_FILE = "train_state.json"
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint file holds more than tensors and plain containers: it is not loaded."""
+
+
+def load_tensor_file(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; anything else in the file is refused.
+
+    Raises:
+        UnsafeCheckpointError: the pickle names a class or function beyond tensors, numbers,
+            strings and plain containers (e.g. ``os.system``: such a file would run code).
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        what = f"a reference to '{found.group(1)}'" if found else "objects of other types"
+        raise UnsafeCheckpointError(
+            f"{path}: refused to load: the file holds {what}; a checkpoint may hold only "
+            f"tensors, numbers, strings and plain containers (this project's always do), and a "
+            f"file that holds more may run code when loaded. Use a checkpoint written by this "
+            f"project's training jobs."
+        ) from None
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -59,7 +92,7 @@ def load_train_state(directory: str | Path) -> dict[str, Any]:
 
 def load_model_weights(directory: str | Path, model: nn.Module) -> None:
     """Load ``model.pt`` into ``model`` (unwrapped), on CPU first."""
-    state_dict = torch.load(Path(directory) / MODEL_FILE, map_location="cpu", weights_only=True)
+    state_dict = load_tensor_file(Path(directory) / MODEL_FILE)
     unwrap_model(model).load_state_dict(state_dict)
 
 
@@ -68,7 +101,7 @@ def load_optimizer_state(directory: str | Path, optimizers: list[BuiltOptimizer]
     path = Path(directory) / OPTIMIZER_FILE
     if not path.exists():
         return
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved = load_tensor_file(path)
     missing = [built.name for built in optimizers if built.name not in saved]
     if missing:
         raise KeyError(f"checkpoint {directory} has no state for optimizers {missing}")

@@ -26,6 +26,17 @@ inputs and the flags only, never on the cluster).
 
 Re-running: the manifest is deleted first (the corpus is unfinished from that instant), then the
 old split folders; a crash leaves no manifest, never a mix that looks finished.
+
+Faults (``tests/pipelines/core/test_ingest_faults.py``):
+
+- a decoding worker killed mid-task: Ray runs the task again (a plain task up to
+  ``SHARD_TASK_RETRIES`` times; a pool actor is restarted and its task retried), and the retry
+  rewrites exactly the task's own files: the output equals an undisturbed run's;
+- the driver killed: no manifest, so no reader takes the corpus; the next run deletes what the
+  killed one wrote and writes the same files;
+- a full disk (``ENOSPC``) is not a bad input: the task fails, the driver cancels the tasks
+  still running and stops with :class:`~crossmodal_ray.pipelines.core.storage.NoSpaceLeftError`
+  ("no space left on device while writing <path>: free space and run again"); no manifest.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +74,8 @@ from crossmodal_ray.pipelines.core.source import (
 from crossmodal_ray.pipelines.core.splits import SPLITS, check_fractions, split_of_key
 
 REJECTED_DIR = "_rejected"
+# Runs of a plain shard task whose worker process died (killed, out of memory, node lost).
+SHARD_TASK_RETRIES = 3
 # Whole-input rejections a task reports back by name (the rest are only counted there).
 MAX_REPORTED_FAILURES = 20
 
@@ -196,6 +209,8 @@ class ShardTaskWorker:
         try:
             decoded = self.adapter.decode(item, self.state)
         except Exception as exc:  # noqa: BLE001 - one bad input must never stop the job
+            if storage.is_disk_full(exc):
+                raise  # not the input's fault: the job stops
             # A whole-input rejection counts as one read input (see manifest.py).
             row = rejected_row(item.source, stage_of(exc, self.adapter.stages[1]), exc)
             return DecodedInput(rows=self.schema.empty_table(), rejected=[row], read=1), True
@@ -207,7 +222,7 @@ class ShardTaskWorker:
         return decoded, False
 
     def run(self, task: ShardTask) -> dict[str, Any]:
-        started = time.perf_counter()
+        """Decode and write one task; a full disk raises ``NoSpaceLeftError`` naming the file."""
         writer = ShardWriter(
             storage.join(self.corpus_dir, task.split),
             self.schema,
@@ -215,6 +230,15 @@ class ShardTaskWorker:
             self.row_group_rows,
             task_index=task.index,
         )
+        try:
+            return self._run(task, writer)
+        except OSError as exc:
+            current = writer.files[-1] if writer.files else ""
+            storage.raise_if_disk_full(exc, storage.join(writer.split_dir, current))
+            raise
+
+    def _run(self, task: ShardTask, writer: ShardWriter) -> dict[str, Any]:
+        started = time.perf_counter()
         rejected: list[dict] = []
         counts: Counter = Counter()
         keys, warnings, failures, summary = set(), [], [], None
@@ -269,8 +293,9 @@ def write_rejected(location: str, rows: list[dict]) -> None:
     import pyarrow.parquet as pq
 
     fs, path = storage.resolve(location)
-    fs.create_dir(path.rsplit("/", 1)[0])
-    pq.write_table(rejected_table(rows), path, filesystem=fs, compression="zstd")
+    with storage.reporting_disk_full(location):
+        fs.create_dir(path.rsplit("/", 1)[0])
+        pq.write_table(rejected_table(rows), path, filesystem=fs, compression="zstd")
 
 
 def decoder_count(config: IngestConfig, n_tasks: int) -> int:
@@ -316,6 +341,8 @@ def _run_in_actor_pool(tasks: list[ShardTask], worker_args: dict, workers: int, 
         batch_size=1,
         batch_format="numpy",
         num_cpus=cpus,
+        # An actor whose process dies is restarted and its task retried: Ray Data's defaults
+        # (max_restarts=-1, max_task_retries=-1), which the fault tests check.
     )
     for row in ds.iter_rows():
         yield json.loads(row["result"])
@@ -328,20 +355,38 @@ def _run_as_tasks(tasks: list[ShardTask], worker_args: dict, workers: int, cpus:
     pipeline costs before its first task (Ray Data's import, its executor, its stats and
     coordinator actors: 2-3 s of a 2-core machine's start-up); a task returns only its small
     result, so nothing else would need Ray Data's streaming. A task whose worker dies is
-    retried by Ray (``max_retries``), like a Ray Data task; an exception fails the ingest.
+    retried by Ray (``max_retries``), like a Ray Data task; an exception fails the ingest, and
+    the tasks still running are cancelled (they would otherwise go on writing into the corpus
+    folder that a re-run clears).
     """
     import ray
 
-    remote = ray.remote(num_cpus=cpus)(run_shard_task)
+    remote = ray.remote(num_cpus=cpus, max_retries=SHARD_TASK_RETRIES)(run_shard_task)
     args_ref = ray.put(worker_args)  # the adapter once in the object store, not once per task
     queue = iter(tasks)
     running = [remote.remote(args_ref, task.to_json()) for task in itertools.islice(queue, workers)]
-    while running:
-        done, running = ray.wait(running, num_returns=1)
-        task = next(queue, None)
-        if task is not None:
-            running.append(remote.remote(args_ref, task.to_json()))
-        yield ray.get(done[0])
+    try:
+        while running:
+            done, running = ray.wait(running, num_returns=1)
+            task = next(queue, None)
+            if task is not None:
+                running.append(remote.remote(args_ref, task.to_json()))
+            yield ray.get(done[0])
+    finally:
+        for ref in running:
+            ray.cancel(ref)
+
+
+def _stop_on_disk_full(results: Iterator[dict]) -> Iterator[dict]:
+    """The tasks' results; a task's full disk raised as a plain ``NoSpaceLeftError`` (its
+    message, not Ray's wrapped traceback)."""
+    try:
+        yield from results
+    except Exception as exc:
+        full = storage.disk_full_error_in(exc)
+        if full is None:
+            raise
+        raise full from None
 
 
 def run_ingest(
@@ -388,10 +433,14 @@ def run_ingest(
     rows_per_shard = config.shard_rows or rows_per_shard_for(
         row_bytes, config.shard_mb, config.row_group_rows
     )
-    # From here the corpus is unfinished: manifest first, then the old files.
+    # From here the corpus is unfinished: manifest first, then the old files (a killed run's
+    # too: its shards and a manifest's temporary copy it was publishing).
     storage.delete_file(storage.join(corpus_dir, MANIFEST_NAME))
     for folder in (*SPLITS, REJECTED_DIR):
         storage.delete_dir(storage.join(corpus_dir, folder))
+    for leftover in storage.list_dir(corpus_dir):
+        if storage.name(leftover).startswith(f".{MANIFEST_NAME}.tmp-"):
+            storage.delete_file(leftover)
     storage.makedirs(corpus_dir)
 
     results = []
@@ -400,7 +449,10 @@ def run_ingest(
         write_rejected(storage.join(corpus_dir, rejected_file), listing_rejected)
         results.append(listing_result(listing_rejected, rejected_file))
     for done, result in enumerate(
-        _run_tasks(tasks, adapter, corpus_dir, rows_per_shard, config) if tasks else [], start=1
+        _stop_on_disk_full(_run_tasks(tasks, adapter, corpus_dir, rows_per_shard, config))
+        if tasks
+        else [],
+        start=1,
     ):
         results.append(result)
         log(
@@ -417,7 +469,8 @@ def run_ingest(
     for split in SPLITS:  # an empty split still gets one readable, empty file
         if not any(r["split"] == split and r["files"] for r in results):
             writer = ShardWriter(storage.join(corpus_dir, split), schema, rows_per_shard)
-            files = writer.close(write_empty=True)
+            with storage.reporting_disk_full(writer.split_dir):
+                files = writer.close(write_empty=True)
             results.append(empty_split_result(split, files))
 
     manifest = assemble_manifest(

@@ -15,10 +15,18 @@ the nodes carry their own credentials.
 Atomic publication: :func:`write_text_atomic` writes a temporary object next to the target and
 then moves it into place (a rename on a local disk; copy + delete on S3/GCS, where the copy
 makes the target appear whole or not at all). The ingest's manifest relies on it.
+
+A full disk is not a bad input: a write that fails with ``ENOSPC`` (or ``EDQUOT``) is raised as
+:class:`NoSpaceLeftError`, "no space left on device while writing <path>: free space and run
+again", which stops the job (the ingest writes no manifest then). Tests simulate it with
+``CROSSMODAL_SIMULATE_DISK_FULL_AFTER_BYTES=<n>`` (``disk_full_simulation.py``): local files
+are then written through a filesystem whose writes fail with ``ENOSPC`` once a process has
+written ``n`` bytes.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import shutil
@@ -30,6 +38,64 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 URI_SCHEMES = ("s3", "gs", "gcs", "hdfs", "abfs", "abfss", "file")
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+SIMULATE_DISK_FULL_VAR = "CROSSMODAL_SIMULATE_DISK_FULL_AFTER_BYTES"
+
+
+class NoSpaceLeftError(OSError):
+    """The storage is full: the job stops (it is not a bad input); free space and run again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
+
+
+def no_space_message(location: str | Path) -> str:
+    return f"no space left on device while writing {location}: free space and run again"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an ``OSError`` that says the device or the quota is full."""
+    return isinstance(exc, OSError) and (
+        exc.errno in NO_SPACE_ERRNOS or "No space left on device" in str(exc)
+    )
+
+
+def raise_if_disk_full(exc: BaseException, location: str | Path) -> None:
+    """Raise :class:`NoSpaceLeftError` naming ``location`` when ``exc`` is a full disk."""
+    if isinstance(exc, NoSpaceLeftError):
+        raise exc
+    if is_disk_full(exc):
+        raise NoSpaceLeftError(no_space_message(location)) from exc
+
+
+def disk_full_error_in(exc: BaseException) -> NoSpaceLeftError | None:
+    """The full-disk error anywhere in ``exc``'s chain (causes, contexts, and the ``cause`` of
+    Ray's task errors, which wrap what a task raised), as a plain :class:`NoSpaceLeftError`."""
+    chain, todo = [], [exc]
+    while todo:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or any(current is s for s in chain):
+            continue
+        chain.append(current)
+        todo += [getattr(current, "cause", None), current.__cause__, current.__context__]
+    for current in chain:
+        if type(current) is NoSpaceLeftError:
+            return current
+    for current in chain:  # a raw ENOSPC (Ray's wrapper classes carry no errno)
+        if isinstance(current, OSError) and current.errno in NO_SPACE_ERRNOS:
+            return NoSpaceLeftError(no_space_message(current.filename or "the output"))
+    return None
+
+
+@contextmanager
+def reporting_disk_full(location: str | Path) -> Iterator[None]:
+    """Writes inside the block that fail on a full disk raise :class:`NoSpaceLeftError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise_if_disk_full(exc, location)
+        raise
 
 
 def is_uri(location: str | Path) -> bool:
@@ -68,6 +134,10 @@ def resolve(location: str | Path) -> tuple[pafs.FileSystem, str]:
     text = normalize(location)
     if is_uri(text):
         return pafs.FileSystem.from_uri(text)
+    if os.environ.get(SIMULATE_DISK_FULL_VAR):
+        from crossmodal_ray.pipelines.core.disk_full_simulation import disk_full_filesystem
+
+        return disk_full_filesystem(int(os.environ[SIMULATE_DISK_FULL_VAR])), text
     return pafs.LocalFileSystem(), text
 
 
@@ -122,9 +192,10 @@ def read_text(location: str | Path) -> str:
 def write_bytes(location: str | Path, data: bytes) -> None:
     """Write ``data`` to ``location`` (parents created)."""
     fs, path = resolve(location)
-    fs.create_dir(posixpath.dirname(path))
-    with fs.open_output_stream(path) as stream:
-        stream.write(data)
+    with reporting_disk_full(location):
+        fs.create_dir(posixpath.dirname(path))
+        with fs.open_output_stream(path) as stream:
+            stream.write(data)
 
 
 def write_text(location: str | Path, text: str) -> None:
@@ -140,11 +211,12 @@ def write_text_atomic(location: str | Path, text: str) -> None:
     fs, path = resolve(location)
     directory, base = path.rsplit("/", 1)
     temporary = f"{directory}/.{base}.tmp-{uuid.uuid4().hex[:12]}"
-    fs.create_dir(directory)
-    with fs.open_output_stream(temporary) as stream:
-        stream.write(text.encode("utf-8"))
-        if isinstance(fs, pafs.LocalFileSystem):
-            stream.flush()
+    with reporting_disk_full(location):
+        fs.create_dir(directory)
+        with fs.open_output_stream(temporary) as stream:
+            stream.write(text.encode("utf-8"))
+            if isinstance(fs, pafs.LocalFileSystem):
+                stream.flush()
     fs.move(temporary, path)
 
 

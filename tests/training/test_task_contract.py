@@ -63,7 +63,7 @@ def test_text_batches_two_optimizers_and_best_checkpoint(ray_session, tmp_path):
         model = TextRegressor()
         initial = {k: v.clone() for k, v in model.state_dict().items()}
         load_model_weights(directory, model)
-        saved = torch.load(f"{directory}/{OPTIMIZER_FILE}", weights_only=False)
+        saved = torch.load(f"{directory}/{OPTIMIZER_FILE}", weights_only=True)
     # Frozen embedding untouched; trained modules moved.
     assert torch.equal(model.embedding.weight, initial["embedding.weight"])
     assert not torch.equal(model.encoder.weight, initial["encoder.weight"])
