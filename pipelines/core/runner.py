@@ -214,9 +214,9 @@ class ShardTaskWorker:
             # A whole-input rejection counts as one read input (see manifest.py).
             row = rejected_row(item.source, stage_of(exc, self.adapter.stages[1]), exc)
             return DecodedInput(rows=self.schema.empty_table(), rejected=[row], read=1), True
-        if decoded.read_units != decoded.rows.num_rows + len(decoded.rejected):
+        if decoded.read_units != decoded.num_rows + len(decoded.rejected):
             raise AssertionError(
-                f"{item.source}: read {decoded.read_units} != written {decoded.rows.num_rows} "
+                f"{item.source}: read {decoded.read_units} != written {decoded.num_rows} "
                 f"+ rejected {len(decoded.rejected)} (adapter bookkeeping)"
             )
         return decoded, False
@@ -242,22 +242,39 @@ class ShardTaskWorker:
         rejected: list[dict] = []
         counts: Counter = Counter()
         keys, warnings, failures, summary = set(), [], [], None
+        group = PendingRows(self.adapter, self.schema)
+
+        def report_whole_input_rejected(row: dict) -> None:
+            counts["inputs_rejected"] += 1
+            if len(failures) < MAX_REPORTED_FAILURES:
+                failures.append({k: row[k] for k in ("source", "stage", "error_type", "message")})
+
+        def write_group() -> None:
+            nonlocal summary
+            group_summary, group_keys, unconvertible = group.write_to(writer)
+            summary = add_summaries(summary, group_summary)
+            keys.update(group_keys)
+            for item, decoded, error in unconvertible:  # now rejected as a whole input
+                row = rejected_row(item.source, self.adapter.stages[1], error)
+                rejected.append(row)
+                counts["read"] += 1 - decoded.num_rows
+                counts["inputs_ingested"] -= 1
+                report_whole_input_rejected(row)
+
         for item in task.inputs:
             decoded, whole_input_rejected = self.decode_one(item)
-            writer.write(decoded.rows)
             rejected += decoded.rejected
             counts["read"] += decoded.read_units
-            counts["inputs_rejected" if whole_input_rejected else "inputs_ingested"] += 1
-            if decoded.rows.num_rows:
-                keys.add(item.group_key)
-            if not whole_input_rejected:
-                summary = add_summaries(
-                    summary, self.adapter.summarize(decoded.rows, [decoded.info])
-                )
+            if whole_input_rejected:
+                report_whole_input_rejected(decoded.rejected[0])
+            else:
+                counts["inputs_ingested"] += 1
+                group.add(item, decoded)
+            if group.rows >= writer.row_group_rows:
+                write_group()
             warnings += [{"source": item.source, "message": m} for m in decoded.warnings]
-            if whole_input_rejected and len(failures) < MAX_REPORTED_FAILURES:
-                row = decoded.rejected[0]
-                failures.append({k: row[k] for k in ("source", "stage", "error_type", "message")})
+        if group.pending:
+            write_group()
         files = writer.close()
         rejected_file = None
         if rejected:
@@ -281,6 +298,69 @@ class ShardTaskWorker:
             "first_input": task.inputs[0].source,
             "seconds": round(time.perf_counter() - started, 3),
         }
+
+
+class PendingRows:
+    """Decoded rows of consecutive inputs, written and summarised a row group at a time.
+
+    Per input, an image ingest spent ~15 % of its time turning one row into a one-row table
+    and another ~10 % summarising it; per row group both cost a fraction of that. Rows keep
+    their order, so the files are the same as writing input by input. Should an input's row
+    values not convert to the schema (a value the adapter let through), the group is
+    converted input by input and that input alone is rejected.
+    """
+
+    def __init__(self, adapter: SourceAdapter, schema: pa.Schema) -> None:
+        self.adapter = adapter
+        self.schema = schema
+        self.pending: list[tuple[InputItem, DecodedInput]] = []
+        self.rows = 0
+
+    def add(self, item: InputItem, decoded: DecodedInput) -> None:
+        self.pending.append((item, decoded))
+        self.rows += decoded.num_rows
+
+    def _table(self, parts: list[pa.Table | list[dict]]) -> pa.Table:
+        """One table of ``schema`` (row values converted in runs)."""
+        tables, values = [], []
+        for part in parts:
+            if isinstance(part, list):
+                values += part
+                continue
+            if values:
+                tables.append(self.adapter.table_from_rows(values))
+                values = []
+            tables.append(part)
+        if values:
+            tables.append(self.adapter.table_from_rows(values))
+        tables = [t if t.schema.equals(self.schema) else t.cast(self.schema) for t in tables]
+        return pa.concat_tables(tables) if tables else self.schema.empty_table()
+
+    def write_to(self, writer: ShardWriter) -> tuple[dict[str, Any], set[str], list[tuple]]:
+        """Write the pending rows and empty the buffer.
+
+        Returns:
+            The summary of what was written, the group keys with rows written, and
+            ``(item, decoded, error)`` of each input whose rows did not convert.
+        """
+        pending, failed = self.pending, []
+        try:
+            table = self._table([decoded.rows for _, decoded in pending])
+        except Exception:  # noqa: BLE001 - find the input at fault, keep the others
+            kept = []
+            for item, decoded in pending:
+                try:
+                    self._table([decoded.rows])
+                    kept.append((item, decoded))
+                except Exception as exc:  # noqa: BLE001
+                    failed.append((item, decoded, exc))
+            pending = kept
+            table = self._table([decoded.rows for _, decoded in pending])
+        writer.write(table)
+        summary = self.adapter.summarize(table, [decoded.info for _, decoded in pending])
+        keys = {item.group_key for item, decoded in pending if decoded.num_rows}
+        self.pending, self.rows = [], 0
+        return summary, keys, failed
 
 
 def run_shard_task(worker_args: dict, task_json: str) -> dict[str, Any]:

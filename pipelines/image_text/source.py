@@ -50,7 +50,7 @@ from crossmodal_ray.pipelines.image_text.schema import (
     IMAGE_STORAGES,
     SCHEMA_VERSION,
     STAGES,
-    OneRowTables,
+    RowTables,
     coco_schema,
     visual_genome_schema,
 )
@@ -139,10 +139,10 @@ class ImageTextSource:
         # pickled to every shard task).
         self.listing_facts: dict[str, Any] = {}
         make = coco_schema if self.format == "coco" else visual_genome_schema
-        self._rows = OneRowTables(make(config.image_size, config.image_storage))
+        self.table_from_rows = RowTables(make(config.image_size, config.image_storage))
 
     def schema(self) -> pa.Schema:
-        return self._rows.schema
+        return self.table_from_rows.schema
 
     def image_bytes(self) -> int:
         """Estimated stored bytes of one image (sizes shard tasks)."""
@@ -224,10 +224,8 @@ class ImageTextSource:
             width=image.geometry.width,
             height=image.geometry.height,
         )
-        with at_stage("decode"):
-            rows = self._rows(values)
         return DecodedInput(
-            rows=rows,
+            rows=[values],  # the runner converts a row group at a time (table_from_rows)
             rejected=dropped.rows,
             warnings=warnings,
             info={"dropped": dict(dropped.counts), "file_modes": {image.file_mode: 1}},
