@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -31,6 +33,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs
 import ray.train
 import ray.train.torch
 import torch
@@ -78,6 +81,26 @@ def _from_rank0(value: dict[str, Any]) -> dict[str, Any]:
     return holder[0]
 
 
+def not_validated_score(mode: str) -> float:
+    """The validation metric reported with a checkpoint saved between validations: the worst
+    finite value for ``mode``, so that Ray Train never ranks it as the best.
+
+    Not NaN or infinity: Ray Train keeps the reported metrics in the run's
+    ``checkpoint_manager_snapshot.json``, where those become ``null``, and a resubmitted run
+    (a new driver) that restored them failed on its first checkpoint ("unsupported operand
+    type(s) for *: 'float' and 'NoneType'").
+    """
+    return sys.float_info.max if mode == "min" else -sys.float_info.max
+
+
+def is_validation_score(value: Any) -> bool:
+    """Whether ``value`` is a validation figure (a finite number, not
+    :func:`not_validated_score`)."""
+    return (
+        isinstance(value, int | float) and math.isfinite(value) and abs(value) != sys.float_info.max
+    )
+
+
 def _record_pid_for_fault_injection(loop: TrainLoopConfig, rank: int) -> None:
     if loop.fault_injection_pid_dir:
         pid_dir = Path(loop.fault_injection_pid_dir)
@@ -105,10 +128,8 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
 
     model = task.build_model()
     state = {"global_step": 0, "epoch": 0, "step_in_epoch": 0, "samples_seen": 0}
-    restored = ray.train.get_checkpoint()
-    restored_dir, restored_metrics = None, {}
-    if restored is not None:
-        restored_dir = restored.to_directory()
+    restored_dir, restored_metrics = local_checkpoint_dir(ray.train.get_checkpoint()), {}
+    if restored_dir is not None:
         load_model_weights(restored_dir, model)
         restored_state = load_train_state(restored_dir)
         state.update({k: v for k, v in restored_state.items() if k in state})
@@ -141,6 +162,7 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
         rng_note = _restore_rng(restored_dir, rank, world_size)
         if rank == 0 and resumed_from_step:
             log.print(f"resumed from checkpoint at step {resumed_from_step} ({rng_note})")
+        remove_private_copy(restored_dir)
     elif rank == 0:
         log.print(f"data order: {order.describe()}")
     autocast = (
@@ -153,9 +175,13 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
 
     def report(metrics: dict[str, Any], with_checkpoint: bool, dir_name: str) -> None:
         payload = {**metrics, **state, "resumed_from_step": resumed_from_step}
-        if validation is not None:
-            # A checkpoint that was not validated never ranks as the best one.
-            payload.setdefault(validation[0], math.nan)
+        if validation is not None and not is_validation_score(payload.get(validation[0])):
+            # A checkpoint that was not validated (or whose validation gave NaN) never ranks
+            # as the best one; a report without a checkpoint (not kept in Ray Train's
+            # snapshot) says NaN, which Tune's schedulers and the sweep report skip.
+            payload[validation[0]] = (
+                not_validated_score(validation[1]) if with_checkpoint else math.nan
+            )
         if not with_checkpoint:
             ray.train.report(payload)
             return
@@ -251,6 +277,33 @@ def train_fn_per_worker(config: dict[str, Any]) -> None:
         # A resubmitted finished run trains no step: it reports the figures it finished with.
         report(log.run_summary() if trained_now else restored_metrics, True, name)
     log.close()
+
+
+PRIVATE_COPY_PREFIX = "resume_checkpoint_"
+
+
+def local_checkpoint_dir(checkpoint: ray.train.Checkpoint | None) -> str | None:
+    """A local folder this rank reads the checkpoint to resume from (None: no checkpoint).
+
+    A checkpoint on local or mounted storage is read where it is (a registered checkpoint is
+    never rewritten); one on remote storage is downloaded into a folder of this rank's own,
+    removed once restored (:func:`remove_private_copy`). Not ``Checkpoint.to_directory()``:
+    the ranks of a node share its temporary folder, and a rank that arrives after another
+    has finished downloads into it again, so the other reads files being rewritten
+    ("PytorchStreamReader failed reading file", seen when a restarted worker group resumed);
+    and that folder is never removed (a copy of the checkpoint per resume left in /tmp).
+    """
+    if checkpoint is None:
+        return None
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
+        return checkpoint.path
+    return checkpoint.to_directory(tempfile.mkdtemp(prefix=PRIVATE_COPY_PREFIX))
+
+
+def remove_private_copy(directory: str) -> None:
+    """Remove the download :func:`local_checkpoint_dir` made (never the checkpoint itself)."""
+    if Path(directory).name.startswith(PRIVATE_COPY_PREFIX):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _check_same_data_order(

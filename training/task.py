@@ -26,7 +26,8 @@ Optional members (a plain MBSL-style task needs none of them):
   epoch's checkpoint, and Ray Train keeps the checkpoints ranked by ``validation_metric``
   (``CheckpointConfig(checkpoint_score_attribute=...)``): evaluation loads the best one, not the
   last (:func:`crossmodal_ray.training.trainer.best_checkpoint`). Mid-epoch checkpoints, which
-  resume needs, carry NaN for it and so never rank as best;
+  resume needs, carry the worst finite value for it
+  (:func:`crossmodal_ray.training.loop.not_validated_score`) and so never rank as best;
 - ``ddp_find_unused_parameters`` (some parameters get no gradient from the loss) and
   ``ddp_broadcast_buffers`` (False when buffers are identical on every rank by construction).
 

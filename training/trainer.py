@@ -21,7 +21,6 @@ the latest; :func:`best_checkpoint` is what evaluation loads.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import ray.data
@@ -31,7 +30,7 @@ from ray.train.torch import TorchTrainer
 from crossmodal_ray.pipelines.core import storage
 from crossmodal_ray.training.checkpointing import load_model_weights
 from crossmodal_ray.training.epoch_order import EpochOrder
-from crossmodal_ray.training.loop import train_fn_per_worker
+from crossmodal_ray.training.loop import is_validation_score, train_fn_per_worker
 from crossmodal_ray.training.loop_config import TrainLoopConfig
 from crossmodal_ray.training.loopback_torch_backend import LoopbackTorchConfig
 from crossmodal_ray.training.task import TrainingTask, validation_metric_of
@@ -127,7 +126,7 @@ def best_checkpoint(result: ray.train.Result, task: TrainingTask) -> ray.train.C
     scored = [
         (float(metrics[metric]), checkpoint)
         for checkpoint, metrics in result.best_checkpoints or []
-        if isinstance(metrics.get(metric), int | float) and math.isfinite(metrics[metric])
+        if is_validation_score(metrics.get(metric))
     ]
     if not scored:
         return result.checkpoint
@@ -145,7 +144,7 @@ def best_validation_value(result: ray.train.Result, task: TrainingTask) -> float
     values = [
         float(metrics[metric])
         for _, metrics in result.best_checkpoints or []
-        if isinstance(metrics.get(metric), int | float) and math.isfinite(metrics[metric])
+        if is_validation_score(metrics.get(metric))
     ]
     if not values:
         return float("nan")

@@ -45,6 +45,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.search.sample import Categorical, Float, Integer
 
 from crossmodal_ray.pipelines.core import storage
+from crossmodal_ray.training.loop import is_validation_score
 
 CHECKPOINT_PATH_KEY = "checkpoint_path"  # added to each result by TuneReportCallback
 TRIAL_RUNS_DIR = "train_runs"
@@ -352,7 +353,8 @@ def trial_records(grid, config: SweepConfig, params: list[str]) -> list[TrialRec
         metrics = result.metrics or {}
         rows = []
         if frame is not None and config.metric in frame and config.time_attr in frame:
-            rows = frame[frame[config.metric].notna()].to_dict("records")
+            # Checkpoints saved between validations carry not_validated_score, NaN elsewhere.
+            rows = [r for r in frame.to_dict("records") if is_validation_score(r[config.metric])]
         curve = [(float(r[config.time_attr]), float(r[config.metric])) for r in rows]
         best_row = min(rows, key=lambda r: sign * float(r[config.metric])) if rows else {}
         iterations = curve[-1][0] if curve else float(metrics.get(config.time_attr, 0) or 0)

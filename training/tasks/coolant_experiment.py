@@ -86,6 +86,7 @@ def train_variant(
     metrics.update(
         best_val_accuracy=best_validation_value(result, task),
         steps=int(result.metrics.get("global_step", 0)),
+        resumed_from_step=int(result.metrics.get("resumed_from_step", 0)),
         best_checkpoint=best_location,
     )
     log(f"[train_coolant] {name}: {report_split} accuracy {metrics['accuracy']:.3f}")

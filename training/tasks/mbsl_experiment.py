@@ -258,6 +258,8 @@ def run_mbsl_experiment(
     results.update(
         samples_per_s=float(pretrain.metrics.get("samples_per_s", float("nan"))),
         pretrain_steps=int(pretrain.metrics.get("global_step", 0)),
+        # > 0: the run resumed from that checkpoint (a restarted worker group or a resubmission)
+        pretrain_resumed_from_step=int(pretrain.metrics.get("resumed_from_step", 0)),
         pretrain_final_loss=float(pretrain.metrics.get("loss", float("nan"))),
         channel_groups=grouping.named_groups(),
         rows=rows,

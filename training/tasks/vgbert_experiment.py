@@ -80,6 +80,7 @@ def run_vgbert_experiment(
     results.update(
         samples_per_s=float(result.metrics.get("samples_per_s", float("nan"))),
         steps=int(result.metrics.get("global_step", 0)),
+        resumed_from_step=int(result.metrics.get("resumed_from_step", 0)),
         best_val_r_mean=best_validation_value(result, task),
         rows=rows,
         run_dir=storage.join(loop.storage_path, loop.run_name),

@@ -96,6 +96,7 @@ def run_grounding_experiment(
         stage2_object_classes=len(grounding.object_classes),
         stage2_predicates=grounding.predicates,
         stage2_steps=int(result.metrics.get("global_step", 0)),
+        stage2_resumed_from_step=int(result.metrics.get("resumed_from_step", 0)),
         stage2_best_val_grounding_mean=best_validation_value(result, task),
         stage2_run_dir=storage.join(loop.storage_path, loop.run_name),
         stage2_best_checkpoint=best_location,
