@@ -39,7 +39,7 @@ imports are timed on neither side. The first run of (b) is checked against (a): 
 the same values in every column but the image (boxes to 1e-4 px), the same pixels for
 ``--check-pixels`` images spread over the corpus, and the number of byte-identical JPEGs.
 
-    python benchmarks/ingest_images.py              # 24,000 + 2,400 images, generated once
+    python benchmarks/ingest_images.py              # 60,000 + 6,000 images, generated once
     python benchmarks/ingest_images.py --repeat 3 --ray-cpus 1,2
     python benchmarks/ingest_images.py --images 400 --val-images 40 --repeat 1
     python benchmarks/ingest_images.py --ray-cpus "" --profile 30     # (a) and (c) only
@@ -380,11 +380,11 @@ def compare_rows(plain: pa.Table, project: pa.Table, check_pixels: int) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="generated corpus folder")
-    parser.add_argument("--images", type=int, default=24000, help="train images generated")
-    parser.add_argument("--val-images", type=int, default=2400, help="val images generated")
+    parser.add_argument("--images", type=int, default=60000, help="train images generated")
+    parser.add_argument("--val-images", type=int, default=6000, help="val images generated")
     parser.add_argument("--corpus-image-size", type=int, default=128, help="their side (px)")
     parser.add_argument("--image-size", type=int, default=224, help="stored side S (px)")
-    parser.add_argument("--repeat", type=int, default=2, help="passes of each side")
+    parser.add_argument("--repeat", type=int, default=1, help="passes of each side")
     parser.add_argument("--ray-cpus", default="1,2", help='(b) CPU counts; "" to skip')
     parser.add_argument("--in-process-images", type=int, default=2000, help="(c); 0 to skip")
     parser.add_argument("--check-pixels", type=int, default=8, help="images compared by pixel")

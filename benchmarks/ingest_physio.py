@@ -5,8 +5,8 @@ subjects x ``--duration-s`` s at 128 Hz, simulated once under ``data/raw/`` (cac
 out ``--copies`` times under new subject names (``c01_S01/S01_r1`` ...: symlinks to the same
 files, each copy its own ``labels.csv`` rows and subject), so that the run is long enough for
 the fixed start-up to be a small share without simulating hours of signal (simulating is ~10x
-slower than ingesting). Every record is labelled by ``labels.csv``. The default corpus: 3,200
-records, 950,400 windows. The ways through it:
+slower than ingesting). Every record is labelled by ``labels.csv``. The default corpus: 6,400
+records, 1,900,800 windows. The ways through it:
 
 (a) plain: one process, no Ray, what a user would write: ``labels.csv`` read once
     (``load_label_table``), then per record ``wfdb.rdrecord`` -> the project's
@@ -36,7 +36,7 @@ next to wall seconds: ``cpu_efficiency`` = CPU seconds of (a) / of the other sid
 side must write the same rows: totals, windows dropped over NaN gaps, and rows per record
 (read back from the shards) are asserted equal.
 
-    python benchmarks/ingest_physio.py                      # defaults: ~5 minutes here, idle
+    python benchmarks/ingest_physio.py                      # defaults: ~6 minutes here, idle
     python benchmarks/ingest_physio.py --repeat 2 --in-process
     python benchmarks/ingest_physio.py --copies 4 --cpus 1 --small-source "" --in-process --profile 25
 
@@ -111,7 +111,7 @@ class BenchCorpus:
 
     subjects: int = 40
     duration_s: int = 600
-    copies: int = 80
+    copies: int = 160  # start-up < 10 % of the run with 2 CPUs (issue 14)
 
     def folder(self, root: Path) -> Path:
         return root / f"physio_bench_{self.subjects}x{self.duration_s}s_x{self.copies}"
