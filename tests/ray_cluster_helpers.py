@@ -70,6 +70,25 @@ def process_group_pids(pgid: int) -> set[int]:
     return pids
 
 
+def descendants_of(pid: int) -> set[int]:
+    """Processes below ``pid`` (from /proc), whatever their process group."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def assert_job_succeeded(address: str, submission_id: str, env: dict[str, str]) -> None:
     """``ray job status`` says the job reached its terminal state SUCCEEDED."""
     status = subprocess.run(

@@ -24,7 +24,12 @@ import urllib.error
 import urllib.request
 
 import pytest
-from ray_cluster_helpers import is_loopback, listening_addresses_of, process_group_pids
+from ray_cluster_helpers import (
+    descendants_of,
+    is_loopback,
+    listening_addresses_of,
+    process_group_pids,
+)
 from repo_paths import REPO_ROOT
 
 CLUSTER_SCRIPT = """
@@ -60,26 +65,6 @@ START_TIMEOUT_S = 240
 
 def _without_token(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
-
-
-def _descendants(pid: int) -> set[int]:
-    """Processes below ``pid`` (from /proc), whatever their process group."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def _read_addresses(cluster: subprocess.Popen) -> dict[str, str]:
@@ -119,7 +104,7 @@ def local_ray(tmp_path):
 
 def _stop(cluster: subprocess.Popen) -> None:
     """SIGKILL this test's cluster: its process group and every process below its driver."""
-    processes = _descendants(cluster.pid)
+    processes = descendants_of(cluster.pid)
     try:
         os.killpg(cluster.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -147,7 +132,7 @@ def _client_output(gcs: str, env: dict[str, str]) -> tuple[int, str]:
 def test_a_local_ray_listens_on_loopback_only_and_refuses_clients_without_its_token(local_ray):
     cluster, addresses, env = local_ray
 
-    processes = process_group_pids(cluster.pid) | _descendants(cluster.pid)
+    processes = process_group_pids(cluster.pid) | descendants_of(cluster.pid)
     listening = listening_addresses_of(processes)
     assert listening, "no listening socket found: the check would be vacuous"
     assert all(is_loopback(address) for address in listening), listening

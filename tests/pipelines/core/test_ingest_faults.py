@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from job_loader import load_job
+from ray_cluster_helpers import descendants_of
 from repo_paths import REPO_ROOT
 from toy_source import PAUSED_PID_FILE, ToySource
 
@@ -161,25 +162,6 @@ run_ingest(adapter, IngestConfig(out=out, **json.loads(run)), "toy", raw)
 """
 
 
-def _descendants(pid: int) -> set[int]:
-    """Processes below ``pid`` (from /proc), whatever their process group."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 def _kill_all(pids: set[int], pgid: int) -> None:
     """SIGKILL this test's own processes: its driver's group and every descendant listed."""
     try:
@@ -226,14 +208,14 @@ def test_a_killed_driver_leaves_no_corpus_and_a_rerun_equals_an_undisturbed_run(
         # Midway: the other tasks go on; wait for their first shard files.
         while time.monotonic() < deadline and not list(corpus_dir.glob("train/*.parquet")):
             time.sleep(0.1)
-        processes = _descendants(driver.pid) | {paused}
+        processes = descendants_of(driver.pid) | {paused}
         os.kill(driver.pid, signal.SIGKILL)  # the fault: the driver dies
         driver.wait(timeout=30)
     except TimeoutError:
         pytest.fail(f"the driver did not get midway: {driver_log.read_text()[-3000:]}")
     finally:
         # Its Ray (started in its process group) and the paused worker go too.
-        _kill_all(processes | _descendants(driver.pid), driver.pid)
+        _kill_all(processes | descendants_of(driver.pid), driver.pid)
 
     assert list(corpus_dir.glob("*/*.parquet")), "the killed run wrote no shard"
     assert not (corpus_dir / MANIFEST_NAME).exists()  # no corpus is visible
