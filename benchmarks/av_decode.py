@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from run_facts import machine_fields
 
 from crossmodal_ray.pipelines.av import decoding
 from crossmodal_ray.pipelines.av.audio import MfccConfig, Soundtrack, segment_mfcc
@@ -412,10 +413,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio_to_plain": ratios,
         "goal_ratio": GOAL_RATIO,
         "meets_goal": {k: v >= GOAL_RATIO for k, v in ratios.items()},
-        "cpu_count": os.cpu_count(),
-        "load_avg_start": load_start,
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
-        "seconds": round(time.perf_counter() - started, 1),
+        **machine_fields(load_start, started),
     }
     print(json.dumps(result), flush=True)
     return result

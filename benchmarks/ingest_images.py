@@ -76,6 +76,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
+from run_facts import machine_fields
 
 from crossmodal_ray.pipelines.core.runner import IngestConfig, ShardTask, ShardTaskWorker
 from crossmodal_ray.pipelines.core.shard_writer import dictionary_columns
@@ -514,10 +515,7 @@ def main(argv: list[str] | None = None) -> dict:
         "goal_ratio": goals,
         "meets_goal": {name: ratios[name] >= goal for name, goal in goals.items()},
         "same_rows": same_rows,
-        "cpu_count": os.cpu_count(),
-        "load_avg_start": load_start,
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
-        "seconds": round(time.perf_counter() - started, 1),
+        **machine_fields(load_start, started),
     }
     print(json.dumps(result), flush=True)
     return result

@@ -71,6 +71,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from run_facts import machine_fields
 
 from crossmodal_ray.pipelines.core.runner import (
     IngestConfig,
@@ -460,10 +461,7 @@ def main(argv: list[str] | None = None) -> dict:
         "repeat": args.repeat,
         **compare(runs, rows, cpu_counts),
         "small_folder": small,
-        "cpu_count": os.cpu_count(),
-        "load_avg_start": load_start,
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
-        "seconds": round(time.perf_counter() - started, 1),
+        **machine_fields(load_start, started),
     }
     print(json.dumps(result), flush=True)
     return result

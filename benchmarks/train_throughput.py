@@ -78,6 +78,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from run_facts import machine_fields
 
 GOAL_RATIO = 0.9  # issue 14, goal 3: Ray Train 1 worker >= 0.9 x the bare loop
 SAMPLE_DIR = "data/raw/physio_sample"
@@ -731,10 +732,7 @@ def main(argv: list[str] | None = None) -> dict:
             scaling_runs[str(workers)] = run_child(without_py_spy(args), "ray", setup_path, workers)
     result = {
         **compare(args, setup, plain_runs, ray_runs, scaling_runs),
-        "cpu_count": os.cpu_count(),
-        "load_avg_start": load_start,
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
-        "seconds": round(time.perf_counter() - started, 1),
+        **machine_fields(load_start, started),
     }
     print(json.dumps(result), flush=True)
     return result

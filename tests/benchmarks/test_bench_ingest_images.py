@@ -3,26 +3,13 @@ equal-work checks (both sides write the same rows, pixels and values); it times 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest_images.py"
-
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("_bench_ingest_images", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from benchmark_loader import load_benchmark
 
 
 @pytest.mark.slow
 def test_benchmark_runs_both_sides_on_the_same_rows(tmp_path):
-    bench = _load_benchmark()
+    bench = load_benchmark("ingest_images")
     # 30 + 6 images at 64 px; one Ray run (its own subprocess) with 1 CPU.
     result = bench.main(
         [
@@ -58,7 +45,7 @@ def test_plain_loop_raises_on_what_it_does_not_handle(tmp_path):
     size with boxes inside: anything else raises rather than write other rows."""
     from PIL import Image
 
-    bench = _load_benchmark()
+    bench = load_benchmark("ingest_images")
     (tmp_path / "train2017").mkdir()
     Image.new("RGB", (40, 30), "red").save(tmp_path / "train2017" / "1.jpg")
     rotated = Image.Exif()

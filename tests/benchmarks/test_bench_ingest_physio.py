@@ -3,25 +3,14 @@ equal-work checks (both sides write the same rows); it times nothing (~12 s: one
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest_physio.py"
-
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("_bench_ingest_physio", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from benchmark_loader import load_benchmark
 
 
 def test_benchmark_runs_both_sides_on_the_same_rows(tmp_path):
-    bench = _load_benchmark()
+    bench = load_benchmark("ingest_physio")
     # 2 subjects x 60 s, laid out twice: 4 records of 27 windows. One Ray run (its own
     # subprocess), the small-folder run of the job left out (tests/jobs covers the job).
     result = bench.main(

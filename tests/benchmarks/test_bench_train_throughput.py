@@ -3,26 +3,14 @@ same rows, steps and samples), on a tiny simulated corpus. Nothing here is timed
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "train_throughput.py"
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_train_throughput", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from benchmark_loader import load_benchmark
 
 
 def test_steady_figures_leave_the_warm_up_out():
-    bench = load_benchmark()
+    bench = load_benchmark("train_throughput")
     intervals = [
         bench.Interval(end_step=2, steps=2, samples=16, seconds=4.0, wait_seconds=2.0),
         bench.Interval(end_step=4, steps=2, samples=16, seconds=1.0, wait_seconds=0.0),
@@ -37,14 +25,14 @@ def test_steady_figures_leave_the_warm_up_out():
 
 
 def test_planned_steps_match_the_epoch_order():
-    bench = load_benchmark()
+    bench = load_benchmark("train_throughput")
     # 4,158 rows in 65 blocks of 63-64 rows: 64 batches of 64 for one worker, 32 for two.
     assert bench.planned_steps_per_epoch(4158, 1, 64, 64) == 64
     assert bench.planned_steps_per_epoch(4158, 2, 64, 64) == 32
 
 
 def test_py_spy_summary(tmp_path):
-    bench = load_benchmark()
+    bench = load_benchmark("train_throughput")
     raw = tmp_path / "raw.txt"
     raw.write_text(
         "thread (1): TrainingThread;run (x.py:1);train_fn_per_worker (training/loop.py:206);"
@@ -60,7 +48,7 @@ def test_py_spy_summary(tmp_path):
 
 @pytest.mark.slow
 def test_train_throughput_benchmark_on_a_tiny_corpus(tmp_path):
-    bench = load_benchmark()
+    bench = load_benchmark("train_throughput")
     result = bench.main(
         [
             "--sample-dir", str(tmp_path / "raw"),
