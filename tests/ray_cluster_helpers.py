@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -87,6 +88,20 @@ def descendants_of(pid: int) -> set[int]:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+def kill_group_and(pgid: int, pids: set[int]) -> None:
+    """SIGKILL a test's own processes: the process group ``pgid`` and every pid listed (Ray's
+    processes may have left the group); processes already gone are skipped."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def assert_job_succeeded(address: str, submission_id: str, env: dict[str, str]) -> None:

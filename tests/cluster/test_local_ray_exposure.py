@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -27,13 +26,14 @@ import pytest
 from ray_cluster_helpers import (
     descendants_of,
     is_loopback,
+    kill_group_and,
     listening_addresses_of,
     process_group_pids,
 )
 from repo_paths import REPO_ROOT
 
 CLUSTER_SCRIPT = """
-import json, time
+import json, select, sys
 from crossmodal_ray.training.ray_runtime import apply_local_ray_env, init_ray
 apply_local_ray_env()
 import ray
@@ -50,7 +50,8 @@ dashboard = node.address_info["webui_url"]
 dashboard = dashboard if "://" in dashboard else "http://" + dashboard
 JobSubmissionClient(dashboard).list_jobs()  # with the token, the job API answers
 print(json.dumps({"gcs": node.gcs_address, "dashboard": dashboard}), flush=True)
-time.sleep(900)
+# Up until the test closes our stdin (or kills us), at most 15 minutes.
+select.select([sys.stdin], [], [], 900)
 """
 
 CLIENT_SCRIPT = """
@@ -91,7 +92,7 @@ def local_ray(tmp_path):
     cluster = subprocess.Popen(
         [sys.executable, "-c", CLUSTER_SCRIPT],
         env=env, cwd=REPO_ROOT, start_new_session=True, text=True,
-        stdout=subprocess.PIPE, stderr=open(log, "w"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log, "w"),
     )  # fmt: skip
     try:
         addresses = _read_addresses(cluster)
@@ -104,16 +105,7 @@ def local_ray(tmp_path):
 
 def _stop(cluster: subprocess.Popen) -> None:
     """SIGKILL this test's cluster: its process group and every process below its driver."""
-    processes = descendants_of(cluster.pid)
-    try:
-        os.killpg(cluster.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for pid in processes:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_group_and(cluster.pid, descendants_of(cluster.pid))
     cluster.wait(timeout=30)
 
 

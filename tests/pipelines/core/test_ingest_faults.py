@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from job_loader import load_job
-from ray_cluster_helpers import descendants_of
+from ray_cluster_helpers import descendants_of, kill_group_and
 from repo_paths import REPO_ROOT
 from toy_source import PAUSED_PID_FILE, ToySource
 
@@ -164,15 +164,7 @@ run_ingest(adapter, IngestConfig(out=out, **json.loads(run)), "toy", raw)
 
 def _kill_all(pids: set[int], pgid: int) -> None:
     """SIGKILL this test's own processes: its driver's group and every descendant listed."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_group_and(pgid, pids)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(
         Path(f"/proc/{pid}").exists() and not _is_zombie(pid) for pid in pids
